@@ -1,0 +1,47 @@
+namespace LoraBuild.Diagnostics;
+
+/// <summary>Every error code LoraBuild emits, in one place so none is reused. Documented in docs/errors.md.</summary>
+public static class ErrorCodes
+{
+    // Native runtime (0001-0009)
+    public const string NoLibTorch = "LB0001";
+    public const string NativeIncompatible = "LB0002";
+    public const string LibTorchSharpMissing = "LB0003";
+
+    // Safetensors (0010-0029)
+    public const string SafeTensorsTooSmall = "LB0010";
+    public const string SafeTensorsHeaderLength = "LB0011";
+    public const string SafeTensorsHeaderJson = "LB0012";
+    public const string SafeTensorsDType = "LB0013";
+    public const string SafeTensorsOffsets = "LB0014";
+    public const string SafeTensorsOverlap = "LB0015";
+    public const string SafeTensorsMissingTensor = "LB0016";
+    public const string SafeTensorsIndex = "LB0017";
+    public const string PickleRefused = "LB0018";
+
+    // Model folders (0030-0049)
+    public const string ConfigMissing = "LB0030";
+    public const string ConfigInvalid = "LB0031";
+    public const string UnknownModelType = "LB0032";
+    public const string WeightsMissing = "LB0033";
+    public const string TensorShapeMismatch = "LB0034";
+    public const string TensorMissing = "LB0035";
+    public const string TensorUnexpected = "LB0036";
+    public const string UnsupportedRopeScaling = "LB0037";
+
+    // Adapters (0050-0069)
+    public const string AdapterConfigMissing = "LB0050";
+    public const string AdapterConfigInvalid = "LB0051";
+    public const string AdapterShapeMismatch = "LB0052";
+    public const string AdapterTargetNotFound = "LB0053";
+    public const string AdapterUnsupported = "LB0054";
+    public const string AdapterTensorMissing = "LB0055";
+
+    // Tokenizer (0070-0079)
+    public const string TokenizerMissing = "LB0070";
+    public const string TokenizerUnsupported = "LB0071";
+
+    // Command line (0090-0099)
+    public const string BadArgument = "LB0090";
+    public const string InputFileInvalid = "LB0091";
+}
