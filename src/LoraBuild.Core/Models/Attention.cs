@@ -1,0 +1,100 @@
+using LoraBuild.Adapters;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LoraBuild.Models;
+
+/// <summary>
+/// Multi-head attention with grouped key/value heads, as HF LlamaAttention (and Mistral, Qwen2 with q/k/v bias, Phi-3
+/// with one fused <c>qkv_proj</c>). Uses scaled-dot-product attention; the causal mask (and Mistral's sliding window)
+/// is built explicitly only when the fast path cannot express it.
+/// </summary>
+public sealed class Attention : nn.Module
+{
+    readonly LoraLinear? q_proj;
+    readonly LoraLinear? k_proj;
+    readonly LoraLinear? v_proj;
+    readonly LoraLinear? qkv_proj;
+    readonly LoraLinear o_proj;
+    readonly int heads;
+    readonly int kvHeads;
+    readonly int headDim;
+    readonly int? slidingWindow;
+
+    public Attention(ModelConfig config, ScalarType dtype, Device device) : base(nameof(Attention))
+    {
+        heads = config.NumAttentionHeads;
+        kvHeads = config.NumKeyValueHeads;
+        headDim = config.HeadDim;
+        slidingWindow = config.SlidingWindow;
+        long hidden = config.HiddenSize, q = heads * headDim, kv = kvHeads * headDim;
+        if (config.FusedProjections)
+        {
+            qkv_proj = new LoraLinear(hidden, q + 2 * kv, false, dtype, device);
+        }
+        else
+        {
+            q_proj = new LoraLinear(hidden, q, config.AttentionBias, dtype, device);
+            k_proj = new LoraLinear(hidden, kv, config.AttentionBias, dtype, device);
+            v_proj = new LoraLinear(hidden, kv, config.AttentionBias, dtype, device);
+        }
+        o_proj = new LoraLinear(q, hidden, config.ModelType == "llama" && config.AttentionBias, dtype, device);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, KeyValueCache? cache, int layerIndex)
+    {
+        using var scope = NewDisposeScope();
+        var (batch, length) = (hidden.shape[0], hidden.shape[1]);
+        Tensor q, k, v;
+        if (qkv_proj is not null)
+        {
+            var qkv = qkv_proj.Forward(hidden);
+            q = qkv.narrow(-1, 0, heads * headDim);
+            k = qkv.narrow(-1, heads * headDim, kvHeads * headDim);
+            v = qkv.narrow(-1, (heads + kvHeads) * headDim, kvHeads * headDim);
+        }
+        else
+        {
+            q = q_proj!.Forward(hidden);
+            k = k_proj!.Forward(hidden);
+            v = v_proj!.Forward(hidden);
+        }
+        q = q.view(batch, length, heads, headDim).transpose(1, 2);
+        k = k.view(batch, length, kvHeads, headDim).transpose(1, 2);
+        v = v.view(batch, length, kvHeads, headDim).transpose(1, 2);
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
+
+        var past = cache?.Length ?? 0;
+        if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        k = RepeatKv(k);
+        v = RepeatKv(v);
+
+        var total = past + length;
+        var needsMask = (past > 0 && length > 1) || (slidingWindow is { } w && total > w);
+        var output = needsMask
+            ? F.scaled_dot_product_attention(q, k, v, CausalMask(length, past, q.dtype, q.device))
+            : F.scaled_dot_product_attention(q, k, v, is_casual: past == 0 && length > 1);
+        output = output.transpose(1, 2).reshape(batch, length, heads * headDim);
+        return scope.MoveToOuter(o_proj.Forward(output));
+    }
+
+    Tensor RepeatKv(Tensor x)
+    {
+        var groups = heads / kvHeads;
+        if (groups == 1) return x;
+        var (b, s, d) = (x.shape[0], x.shape[2], x.shape[3]);
+        return x.unsqueeze(2).expand(b, kvHeads, groups, s, d).reshape(b, heads, s, d);
+    }
+
+    /// <summary>Additive mask [query, key]: 0 where query i (at position past+i) may see key j, -inf elsewhere.</summary>
+    Tensor CausalMask(long length, long past, ScalarType dtype, Device device)
+    {
+        var queryPositions = arange(past, past + length, device: device).unsqueeze(1);
+        var keyPositions = arange(0, past + length, device: device).unsqueeze(0);
+        var allowed = keyPositions <= queryPositions;
+        if (slidingWindow is { } window) allowed = allowed.logical_and(queryPositions - keyPositions < window);
+        return zeros(length, past + length, dtype, device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+    }
+}

@@ -1,0 +1,75 @@
+using LoraBuild.Adapters;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LoraBuild.Models;
+
+/// <summary>
+/// An HF <c>*ForCausalLM</c>: <c>model</c> (the decoder) and <c>lm_head</c>. Parameter names equal the checkpoint keys
+/// (<c>model.layers.0.self_attn.q_proj.weight</c> ...), so loading is a one-to-one mapping.
+/// </summary>
+public sealed class CausalLM : nn.Module
+{
+    readonly DecoderModel model;
+    readonly LoraLinear lm_head;
+
+    public CausalLM(ModelConfig config, ScalarType dtype, Device device) : base(nameof(CausalLM))
+    {
+        Config = config;
+        DType = dtype;
+        Device = device;
+        model = new DecoderModel(config, dtype, device);
+        lm_head = config.TieWordEmbeddings
+            ? new LoraLinear(model.EmbedTokensWeight, null)
+            : new LoraLinear(config.HiddenSize, config.VocabSize, false, dtype, device);
+        RegisterComponents();
+    }
+
+    public ModelConfig Config { get; }
+    public ScalarType DType { get; }
+    public Device Device { get; }
+    public DecoderModel Model => model;
+    public LoraLinear LmHead => lm_head;
+
+    public const string OutputHeadName = "lm_head";
+
+    /// <summary>Every linear layer by its HF module name (e.g. <c>model.layers.0.mlp.down_proj</c>), output head included.</summary>
+    public IReadOnlyList<(string Name, LoraLinear Layer)> LinearLayers() =>
+        named_modules().Where(m => m.module is LoraLinear).Select(m => (m.name, (LoraLinear)m.module)).ToList();
+
+    /// <summary>Checkpoint keys this model expects, with the parameter each fills (a tied head expects no key of its own).</summary>
+    public IReadOnlyList<(string Key, Parameter Parameter)> CheckpointParameters() =>
+        named_parameters()
+            .Where(p => !(Config.TieWordEmbeddings && p.name == OutputHeadName + ".weight"))
+            .Select(p => (p.name, p.parameter))
+            .ToList();
+
+    /// <summary>Logits [batch, seq, vocab] in the model's dtype.</summary>
+    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Forward(inputIds, cache);
+        return scope.MoveToOuter(lm_head.Forward(hidden));
+    }
+
+    /// <summary>
+    /// HF's causal-LM loss: logits upcast to float32, labels shifted left by one (the last position has no target),
+    /// -100 ignored, mean over the remaining tokens.
+    /// </summary>
+    public static Tensor CausalLmLoss(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var vocab = logits.shape[^1];
+        var length = logits.shape[1];
+        var predictions = logits.narrow(1, 0, length - 1).to_type(ScalarType.Float32).reshape(-1, vocab);
+        var targets = labels.narrow(1, 1, length - 1).reshape(-1);
+        return scope.MoveToOuter(F.cross_entropy(predictions, targets, ignore_index: -100));
+    }
+
+    public static Tensor CausalLmLoss(Tensor logits, Tensor labels, out long predictedTokens)
+    {
+        predictedTokens = labels.narrow(1, 1, labels.shape[1] - 1).ne(-100).sum().item<long>();
+        return CausalLmLoss(logits, labels);
+    }
+}

@@ -1,0 +1,46 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LoraBuild.Models;
+
+/// <summary>The <c>model.</c> part of an HF causal LM: token embeddings, decoder layers, final norm.</summary>
+public sealed class DecoderModel : nn.Module
+{
+    readonly EmbeddingTable embed_tokens;
+    readonly ModuleList<DecoderLayer> layers;
+    readonly RmsNorm norm;
+    readonly RotaryEmbedding rotary_emb;
+    readonly ScalarType dtype;
+
+    public DecoderModel(ModelConfig config, ScalarType dtype, Device device) : base(nameof(DecoderModel))
+    {
+        this.dtype = dtype;
+        embed_tokens = new EmbeddingTable(config.VocabSize, config.HiddenSize, dtype, device);
+        layers = new ModuleList<DecoderLayer>();
+        for (var i = 0; i < config.NumHiddenLayers; i++) layers.Add(new DecoderLayer(config, i, dtype, device));
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        rotary_emb = new RotaryEmbedding(config, device);
+        RegisterComponents();
+    }
+
+    public Parameter EmbedTokensWeight => embed_tokens.Weight;
+    public IReadOnlyList<DecoderLayer> Layers => layers.ToList();
+
+    /// <summary>Gradient checkpointing: recompute each layer in backward instead of keeping its activations.</summary>
+    public bool GradientCheckpointing { get; set; }
+
+    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        var (batch, length) = (inputIds.shape[0], inputIds.shape[1]);
+        var past = cache?.Length ?? 0;
+        var positions = arange(past, past + length, device: inputIds.device).unsqueeze(0).expand(batch, length);
+        var hidden = embed_tokens.Forward(inputIds);
+        var (cos, sin) = rotary_emb.Forward(positions, dtype);
+        foreach (var layer in layers)
+        {
+            hidden = layer.Forward(hidden, cos, sin, cache);
+        }
+        return scope.MoveToOuter(norm.Forward(hidden));
+    }
+}

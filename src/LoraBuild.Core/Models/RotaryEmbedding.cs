@@ -1,0 +1,90 @@
+using static TorchSharp.torch;
+
+namespace LoraBuild.Models;
+
+/// <summary>
+/// HF rotary embedding (default, linear and llama3 rope types): inverse frequencies computed in float32 as
+/// transformers' ROPE_INIT_FUNCTIONS do, cos/sin of position x frequency duplicated across the two halves.
+/// </summary>
+public sealed class RotaryEmbedding : nn.Module
+{
+    readonly Tensor inv_freq;
+
+    public RotaryEmbedding(ModelConfig config, Device device) : base(nameof(RotaryEmbedding))
+    {
+        inv_freq = ComputeInverseFrequencies(config).to(device);
+        RegisterComponents();
+    }
+
+    public static Tensor ComputeInverseFrequencies(ModelConfig config)
+    {
+        using var scope = NewDisposeScope();
+        var rope = config.Rope;
+        var dim = config.RotaryDim;
+        var exponents = arange(0, dim, 2, dtype: ScalarType.Int64).to_type(ScalarType.Float32) / dim;
+        var invFreq = 1.0f / pow(tensor((float)rope.Theta), exponents);
+        switch (rope.Type)
+        {
+            case "linear":
+                invFreq = invFreq / (float)rope.Factor;
+                break;
+            case "llama3":
+                invFreq = Llama3Scaling(invFreq, rope);
+                break;
+        }
+        return scope.MoveToOuter(invFreq);
+    }
+
+    static Tensor Llama3Scaling(Tensor invFreq, RopeParameters rope)
+    {
+        var oldContext = (double)rope.OriginalMaxPositionEmbeddings;
+        var lowFreqWavelen = oldContext / rope.LowFreqFactor;
+        var highFreqWavelen = oldContext / rope.HighFreqFactor;
+        var wavelen = 2 * Math.PI / invFreq;
+        var scaled = where(wavelen > lowFreqWavelen, invFreq / rope.Factor, invFreq);
+        var smooth = (oldContext / wavelen - rope.LowFreqFactor) / (rope.HighFreqFactor - rope.LowFreqFactor);
+        var smoothed = (1 - smooth) * scaled / rope.Factor + smooth * scaled;
+        var isMedium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+        return where(isMedium, smoothed, scaled);
+    }
+
+    /// <summary>cos and sin, each [batch, seq, rotary_dim], for integer positions [batch, seq].</summary>
+    public (Tensor Cos, Tensor Sin) Forward(Tensor positionIds, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * inv_freq.view(1, 1, -1);
+        var embedding = cat([freqs, freqs], -1);
+        var cos = embedding.cos().to_type(dtype);
+        var sin = embedding.sin().to_type(dtype);
+        return (scope.MoveToOuter(cos), scope.MoveToOuter(sin));
+    }
+
+    /// <summary>q*cos + rotate_half(q)*sin on the first rotary_dim channels (Phi-3 may rotate only part of each head).</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        var rotaryDim = cos.shape[^1];
+        var c = cos.unsqueeze(1);
+        var s = sin.unsqueeze(1);
+        Tensor result;
+        if (rotaryDim == x.shape[^1])
+        {
+            result = x * c + RotateHalf(x) * s;
+        }
+        else
+        {
+            var rotated = x.narrow(-1, 0, rotaryDim);
+            var passThrough = x.narrow(-1, rotaryDim, x.shape[^1] - rotaryDim);
+            result = cat([rotated * c + RotateHalf(rotated) * s, passThrough], -1);
+        }
+        return scope.MoveToOuter(result);
+    }
+
+    static Tensor RotateHalf(Tensor x)
+    {
+        var half = x.shape[^1] / 2;
+        var x1 = x.narrow(-1, 0, half);
+        var x2 = x.narrow(-1, half, half);
+        return cat([-x2, x1], -1);
+    }
+}
