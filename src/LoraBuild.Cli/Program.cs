@@ -1,6 +1,25 @@
-using LoraBuild.Native;
-var info = TorchRuntime.EnsureLoaded();
-Console.WriteLine(info);
-var a = TorchSharp.torch.randn(3, 3, requires_grad: true);
-var l = (a * a).sum(); l.backward();
-Console.WriteLine(a.grad!.ToString(TorchSharp.TensorStringStyle.Julia));
+using System.CommandLine;
+using LoraBuild.Cli.Commands;
+using LoraBuild.Diagnostics;
+
+namespace LoraBuild.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("lorabuild: fine-tune, evaluate and run LoRA adapters on Hugging Face models (the LoraBuild worker).");
+        root.Subcommands.Add(LogitsCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
+        try
+        {
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (LoraBuildException e)
+        {
+            // Canonical "file(line): error LBxxxx: message" form, which MSBuild turns into a coded build error.
+            Console.Error.WriteLine(e.ToString());
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using LoraBuild.Diagnostics;
+using LoraBuild.Native;
+using static TorchSharp.torch;
+
+namespace LoraBuild.Cli.Commands;
+
+/// <summary>Options shared by commands that run a model, and their resolution to a torch device and dtype.</summary>
+public static class CommonOptions
+{
+    public static Option<string> Model() => new("--model") { Description = "Hugging Face model folder (config.json + safetensors).", Required = true };
+
+    public static Option<string> Device()
+    {
+        var option = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "auto" };
+        option.AcceptOnlyFromAmong("auto", "cpu", "cuda");
+        return option;
+    }
+
+    public static Option<string?> DType()
+    {
+        var option = new Option<string?>("--dtype") { Description = "float32 | bfloat16 | float16 (default: float32 on CPU, bfloat16 on CUDA)" };
+        option.AcceptOnlyFromAmong("float32", "bfloat16", "float16");
+        return option;
+    }
+
+    public static (Device Device, ScalarType DType) Resolve(string device, string? dtype)
+    {
+        var runtime = TorchRuntime.EnsureLoaded();
+        var useCuda = device switch
+        {
+            "cuda" when !runtime.CudaAvailable => throw new LoraBuildException(ErrorCodes.BadArgument,
+                $"--device cuda was asked for, but the libtorch in use ({runtime.LibTorchSource}: {runtime.LibTorchDirectory}) has no usable CUDA device."),
+            "cuda" => true,
+            "auto" => runtime.CudaAvailable,
+            _ => false,
+        };
+        var type = dtype switch
+        {
+            "float32" => ScalarType.Float32,
+            "bfloat16" => ScalarType.BFloat16,
+            "float16" => ScalarType.Float16,
+            _ => useCuda ? ScalarType.BFloat16 : ScalarType.Float32,
+        };
+        return (useCuda ? CUDA : CPU, type);
+    }
+}
