@@ -1,3 +1,4 @@
+using LoraBuild.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,6 +15,7 @@ public sealed class LoraLinear : nn.Module
 {
     readonly Parameter weight;
     readonly Parameter? bias;
+    Nf4Tensor? quantized;
     readonly Dictionary<string, LoraAdapterWeights> adapters = new(StringComparer.Ordinal);
     string[] active = Array.Empty<string>();
 
@@ -35,7 +37,35 @@ public sealed class LoraLinear : nn.Module
 
     public long InFeatures { get; }
     public long OutFeatures { get; }
+    /// <summary>The dense weight; empty (0 elements) while the layer is stored as NF4.</summary>
     public Parameter Weight => weight;
+    public Nf4Tensor? Quantized => quantized;
+    public bool IsQuantized => quantized is not null;
+
+    /// <summary>Bytes the frozen base weight occupies (NF4 codes and constants, or the dense tensor).</summary>
+    public long BaseWeightBytes => quantized?.StorageBytes ?? weight.numel() * weight.ElementSize;
+
+    /// <summary>Stores the frozen weight as NF4 (QLoRA) and frees the dense copy.</summary>
+    public void QuantizeNf4(bool doubleQuantization)
+    {
+        if (quantized is not null) return;
+        quantized = Nf4Tensor.Quantize(weight, doubleQuantization);
+        using (no_grad()) weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
+    }
+
+    /// <summary>Back to a dense weight holding dequant(NF4(W)) (the values training saw).</summary>
+    public void Dequantize()
+    {
+        if (quantized is null) return;
+        using var dense = quantized.Dequantize(weight.dtype);
+        using (no_grad()) weight.set_(dense.clone());
+        quantized.Dispose();
+        quantized = null;
+    }
+
+    /// <summary>The frozen base weight in <paramref name="dtype"/>: dense, or dequantised from NF4.</summary>
+    public Tensor BaseWeight(ScalarType dtype) =>
+        quantized is not null ? quantized.Dequantize(dtype) : weight.dtype == dtype ? weight.alias() : weight.to_type(dtype);
     public Parameter? Bias => bias;
     public IReadOnlyDictionary<string, LoraAdapterWeights> Adapters => adapters;
     public IReadOnlyList<string> ActiveAdapters => active;
@@ -56,13 +86,14 @@ public sealed class LoraLinear : nn.Module
 
     public Tensor Forward(Tensor x)
     {
-        if (active.Length == 0) return F.linear(x, weight, bias);
         using var scope = NewDisposeScope();
-        var result = F.linear(x, weight, bias);
+        var baseWeight = BaseWeight(x.dtype);
+        var result = F.linear(x, baseWeight, bias);
+        if (active.Length == 0) return scope.MoveToOuter(result);
         foreach (var name in active)
         {
             var adapter = adapters[name];
-            result = adapter.UseDora ? result + DoraDelta(x, result, adapter) : result + LoraDelta(x, adapter);
+            result = adapter.UseDora ? result + DoraDelta(x, result, baseWeight, adapter) : result + LoraDelta(x, adapter);
         }
         return scope.MoveToOuter(result);
     }
@@ -82,19 +113,19 @@ public sealed class LoraLinear : nn.Module
     /// DoRA (PEFT): m / ||W + s·B·A||_row rescales base and LoRA outputs; the norm is detached, as the DoRA paper
     /// (section 4.3) and PEFT do, so it gets no gradient.
     /// </summary>
-    Tensor DoraDelta(Tensor x, Tensor resultSoFar, LoraAdapterWeights adapter)
+    Tensor DoraDelta(Tensor x, Tensor resultSoFar, Tensor baseWeight, LoraAdapterWeights adapter)
     {
         var a = adapter.LoraA.to_type(x.dtype);
         var b = adapter.LoraB.to_type(x.dtype);
         Tensor weightNorm;
         using (no_grad())
         {
-            weightNorm = DoraWeightNorm(weight.to_type(x.dtype), a, b, adapter.Scaling);
+            weightNorm = DoraWeightNorm(baseWeight, a, b, adapter.Scaling);
         }
         var scale = (adapter.Magnitude!.to_type(x.dtype) / weightNorm).view(1, -1);
         var droppedOut = training && adapter.Dropout > 0;
         var input = Dropout(x, adapter);
-        var baseResult = droppedOut ? F.linear(input, weight) : bias is null ? resultSoFar : resultSoFar - bias;
+        var baseResult = droppedOut ? F.linear(input, baseWeight) : bias is null ? resultSoFar : resultSoFar - bias;
         var loraResult = F.linear(F.linear(input, a), b);
         return (scale - 1) * baseResult + scale * loraResult * adapter.Scaling;
     }
@@ -114,7 +145,7 @@ public sealed class LoraLinear : nn.Module
         using var _ = no_grad();
         var adapter = adapters[adapterName];
         var computeType = ScalarType.Float32;
-        var w = weight.to_type(computeType);
+        var w = BaseWeight(computeType);
         var a = adapter.LoraA.to_type(computeType);
         var b = adapter.LoraB.to_type(computeType);
         var merged = w + adapter.Scaling * matmul(b, a);
@@ -132,6 +163,7 @@ public sealed class LoraLinear : nn.Module
         {
             foreach (var adapter in adapters.Values) adapter.Dispose();
             adapters.Clear();
+            quantized?.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -53,7 +53,7 @@ public static class LoraModel
             }
             var scaling = config.Scaling(rank, alpha);
             Tensor? magnitude = config.UseDora
-                ? LoraLinear.DoraWeightNorm(layer.Weight.to_type(ScalarType.Float32), a, b, scaling)
+                ? LoraLinear.DoraWeightNorm(layer.BaseWeight(ScalarType.Float32), a, b, scaling)
                 : null;
             layer.AddAdapter(name, Create(a, b, magnitude, scaling, config.LoraDropout, rank, alpha));
         }
@@ -92,6 +92,13 @@ public static class LoraModel
         return result;
     }
 
+    /// <summary>QLoRA: every linear layer but the output head stored as NF4 (the head stays dense, as bitsandbytes setups keep it).</summary>
+    public static void QuantizeBaseNf4(CausalLM model, bool doubleQuantization)
+    {
+        foreach (var (name, layer) in model.LinearLayers())
+            if (name != CausalLM.OutputHeadName) layer.QuantizeNf4(doubleQuantization);
+    }
+
     public static long TrainableParameterCount(CausalLM model, string name) =>
         AdapterParameters(model, name).Sum(p => p.Parameter.numel());
 
@@ -103,6 +110,7 @@ public static class LoraModel
         {
             if (!layer.Adapters.ContainsKey(name)) continue;
             using var merged = layer.MergedWeight(name);
+            layer.Dequantize();
             layer.Weight.copy_(merged);
             layer.RemoveAdapter(name);
         }
