@@ -41,6 +41,20 @@ public static class ErrorCodes
     public const string TokenizerMissing = "LB0070";
     public const string TokenizerUnsupported = "LB0071";
 
+    // Training data (0100-0119)
+    public const string DatasetMissing = "LB0100";
+    public const string DatasetLineInvalid = "LB0101";
+    public const string DatasetEmpty = "LB0102";
+    public const string ChatTemplateUnsupported = "LB0103";
+
+    // Training configuration and runs (0120-0149)
+    public const string ConfigKeyUnknown = "LB0120";
+    public const string ConfigValueInvalid = "LB0121";
+    public const string ConfigFileInvalid = "LB0122";
+    public const string TrainingDiverged = "LB0130";
+    public const string CheckpointInvalid = "LB0131";
+    public const string OutputInvalid = "LB0132";
+
     // Command line (0090-0099)
     public const string BadArgument = "LB0090";
     public const string InputFileInvalid = "LB0091";

@@ -28,6 +28,13 @@ public sealed class HfTokenizer
     }
 
     public IReadOnlyDictionary<string, int> Vocabulary { get; }
+
+    /// <summary>From tokenizer_config.json when present: end-of-sequence and padding tokens, chat template.</summary>
+    public int? EosTokenId { get; private init; }
+    public int? BosTokenId { get; private init; }
+    public int? PadTokenId { get; private init; }
+    public bool AddBosToken { get; private init; }
+    public string? ChatTemplate { get; private init; }
     public IReadOnlyDictionary<string, int> SpecialTokens => specialTokens;
     public int VocabularySize => Vocabulary.Count;
 
@@ -65,7 +72,26 @@ public sealed class HfTokenizer
             SpecialTokens = special,
             PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), special),
         };
-        return new HfTokenizer(BpeTokenizer.Create(options), special, vocabulary);
+        var result = new HfTokenizer(BpeTokenizer.Create(options), special, vocabulary);
+        var configPath = Path.Combine(Path.GetDirectoryName(path)!, "tokenizer_config.json");
+        if (!File.Exists(configPath)) return result;
+        using var config = JsonDocument.Parse(File.ReadAllText(configPath));
+        int? Id(string key) => config.RootElement.TryGetProperty(key, out var v)
+            ? v.ValueKind switch
+            {
+                JsonValueKind.String => vocabulary.TryGetValue(v.GetString()!, out var id) ? id : null,
+                JsonValueKind.Object when v.TryGetProperty("content", out var c) => vocabulary.TryGetValue(c.GetString()!, out var id) ? id : null,
+                _ => null,
+            }
+            : null;
+        return new HfTokenizer(result.tokenizer, special, vocabulary)
+        {
+            EosTokenId = Id("eos_token"),
+            BosTokenId = Id("bos_token"),
+            PadTokenId = Id("pad_token"),
+            AddBosToken = config.RootElement.TryGetProperty("add_bos_token", out var add) && add.ValueKind == JsonValueKind.True,
+            ChatTemplate = config.RootElement.TryGetProperty("chat_template", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null,
+        };
     }
 
     static string PreTokenizerPattern(JsonElement preTokenizer, Func<string, LoraBuildException> unsupported)

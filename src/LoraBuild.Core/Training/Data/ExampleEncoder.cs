@@ -1,0 +1,123 @@
+using LoraBuild.Tokenization;
+
+namespace LoraBuild.Training.Data;
+
+/// <summary>Token ids and their labels; a label of -100 is not learned (prompt tokens, padding).</summary>
+public sealed record TokenizedExample(int[] InputIds, int[] Labels, string Source)
+{
+    public const int Ignore = -100;
+    public int Length => InputIds.Length;
+    public int TrainableTokens => Labels.Count(l => l != Ignore);
+}
+
+/// <summary>What the data pipeline did, for the log: nothing is dropped silently.</summary>
+public sealed record EncodingReport(int Examples, int Truncated, int LongestTokens, long Tokens, long TrainableTokens);
+
+/// <summary>
+/// Turns parsed examples into tokens with loss masks: text is learned whole; for prompt/completion and alpaca only the
+/// completion (and the end-of-sequence token that teaches stopping); for chat only assistant turns. Segments are
+/// tokenised separately and concatenated, so a prompt/completion boundary never merges into one token.
+/// </summary>
+public sealed class ExampleEncoder
+{
+    readonly HfTokenizer tokenizer;
+    readonly ChatTemplate chat;
+    readonly int maxLength;
+
+    public ExampleEncoder(HfTokenizer tokenizer, ChatTemplate chat, int maxLength)
+    {
+        this.tokenizer = tokenizer;
+        this.chat = chat;
+        this.maxLength = maxLength;
+    }
+
+    public ChatTemplate Chat => chat;
+
+    public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report) EncodeAll(IEnumerable<RawExample> raw)
+    {
+        var result = new List<TokenizedExample>();
+        int truncated = 0, longest = 0;
+        foreach (var example in raw)
+        {
+            var encoded = Encode(example);
+            longest = Math.Max(longest, encoded.Length);
+            if (encoded.Length > maxLength)
+            {
+                truncated++;
+                encoded = encoded with { InputIds = encoded.InputIds[..maxLength], Labels = encoded.Labels[..maxLength] };
+            }
+            result.Add(encoded);
+        }
+        return (result, new EncodingReport(result.Count, truncated, longest, result.Sum(e => (long)e.Length), result.Sum(e => (long)e.TrainableTokens)));
+    }
+
+    public TokenizedExample Encode(RawExample example)
+    {
+        var ids = new List<int>();
+        var labels = new List<int>();
+        void Add(IEnumerable<int> tokens, bool trainable)
+        {
+            foreach (var t in tokens)
+            {
+                ids.Add(t);
+                labels.Add(trainable ? t : TokenizedExample.Ignore);
+            }
+        }
+
+        if (tokenizer.AddBosToken && tokenizer.BosTokenId is { } bos) Add([bos], false);
+        switch (example.Format)
+        {
+            case ExampleFormat.Text:
+                Add(tokenizer.Encode(example.Text!), true);
+                break;
+            case ExampleFormat.PromptCompletion:
+            case ExampleFormat.Alpaca:
+                Add(tokenizer.Encode(example.Prompt!), false);
+                Add(tokenizer.Encode(example.Completion!), true);
+                break;
+            case ExampleFormat.Chat:
+                foreach (var (text, trainable) in chat.Render(example.Messages!)) Add(tokenizer.Encode(text), trainable);
+                break;
+        }
+        if (tokenizer.EosTokenId is { } eos) Add([eos], true);
+        return new TokenizedExample(ids.ToArray(), labels.ToArray(), $"{example.File}:{example.Line}");
+    }
+
+    /// <summary>The prompt the model should complete, and the expected completion, for generation-based evaluation.</summary>
+    public static (string Prompt, string Expected)? PromptAndAnswer(RawExample example, ChatTemplate chat) => example.Format switch
+    {
+        ExampleFormat.PromptCompletion or ExampleFormat.Alpaca => (example.Prompt!, example.Completion!),
+        ExampleFormat.Chat when example.Messages![^1].Role == "assistant" =>
+            (chat.GenerationPrompt(example.Messages.Take(example.Messages.Count - 1).ToList()), example.Messages[^1].Content),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Sample packing: examples concatenated in order into sequences of exactly <paramref name="length"/> tokens (the last
+    /// may be shorter). Attention crosses example boundaries, as in common packing implementations; labels keep their masks.
+    /// </summary>
+    public static IReadOnlyList<TokenizedExample> Pack(IReadOnlyList<TokenizedExample> examples, int length)
+    {
+        var packed = new List<TokenizedExample>();
+        var ids = new List<int>(length);
+        var labels = new List<int>(length);
+        var first = examples.Count > 0 ? examples[0].Source : "";
+        foreach (var example in examples)
+        {
+            for (var i = 0; i < example.Length; i++)
+            {
+                ids.Add(example.InputIds[i]);
+                labels.Add(example.Labels[i]);
+                if (ids.Count == length)
+                {
+                    packed.Add(new TokenizedExample(ids.ToArray(), labels.ToArray(), first));
+                    ids.Clear();
+                    labels.Clear();
+                    first = example.Source;
+                }
+            }
+        }
+        if (ids.Count > 1) packed.Add(new TokenizedExample(ids.ToArray(), labels.ToArray(), first));
+        return packed;
+    }
+}

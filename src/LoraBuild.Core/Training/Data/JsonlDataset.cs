@@ -1,0 +1,96 @@
+using System.Text.Json;
+using LoraBuild.Diagnostics;
+
+namespace LoraBuild.Training.Data;
+
+/// <summary>The shapes a JSONL line may take.</summary>
+public enum ExampleFormat { Text, PromptCompletion, Alpaca, Chat }
+
+public sealed record ChatMessage(string Role, string Content);
+
+/// <summary>One parsed line: where it came from and its content, before templates and tokenisation.</summary>
+public sealed record RawExample(string File, int Line, ExampleFormat Format, string? Text = null, string? Prompt = null,
+    string? Completion = null, IReadOnlyList<ChatMessage>? Messages = null);
+
+/// <summary>
+/// Reads a JSONL dataset: one JSON object a line, in one of four shapes — <c>{"text"}</c>, <c>{"prompt","completion"}</c>,
+/// alpaca <c>{"instruction","input","output"}</c>, chat <c>{"messages":[{"role","content"}]}</c>. A malformed line is an
+/// error naming file:line and the reason; blank lines are allowed; an empty dataset is an error.
+/// </summary>
+public static class JsonlDataset
+{
+    static readonly string[] Roles = ["system", "user", "assistant"];
+
+    public static IReadOnlyList<RawExample> Read(string path)
+    {
+        if (!File.Exists(path)) throw new LoraBuildException(ErrorCodes.DatasetMissing, "Dataset file not found.", path);
+        var examples = new List<RawExample>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            examples.Add(ParseLine(line, path, lineNumber));
+        }
+        if (examples.Count == 0)
+            throw new LoraBuildException(ErrorCodes.DatasetEmpty, "Dataset has no examples (every line is blank).", path, 1);
+        return examples;
+    }
+
+    static RawExample ParseLine(string line, string path, int lineNumber)
+    {
+        LoraBuildException Bad(string reason) => new(ErrorCodes.DatasetLineInvalid, reason, path, lineNumber);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line);
+        }
+        catch (JsonException e)
+        {
+            throw Bad($"not valid JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')}).");
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw Bad($"expected a JSON object, found {root.ValueKind.ToString().ToLowerInvariant()}.");
+
+            string String(string key, bool required = true)
+            {
+                if (!root.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+                    return required ? throw Bad($"missing \"{key}\".") : "";
+                return value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Bad($"\"{key}\" must be a string, found {value.ValueKind.ToString().ToLowerInvariant()}.");
+            }
+
+            if (root.TryGetProperty("messages", out var messages))
+            {
+                if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0) throw Bad("\"messages\" must be a non-empty array.");
+                var list = new List<ChatMessage>();
+                var index = 0;
+                foreach (var message in messages.EnumerateArray())
+                {
+                    if (message.ValueKind != JsonValueKind.Object) throw Bad($"messages[{index}] must be an object with \"role\" and \"content\".");
+                    var role = message.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad($"messages[{index}] has no string \"role\".");
+                    if (!Roles.Contains(role)) throw Bad($"messages[{index}].role '{role}' is not one of {string.Join(", ", Roles)}.");
+                    var content = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : throw Bad($"messages[{index}] has no string \"content\".");
+                    list.Add(new ChatMessage(role, content));
+                    index++;
+                }
+                if (!list.Any(m => m.Role == "assistant")) throw Bad("chat example has no assistant message to learn from.");
+                return new RawExample(path, lineNumber, ExampleFormat.Chat, Messages: list);
+            }
+            if (root.TryGetProperty("instruction", out _))
+                return new RawExample(path, lineNumber, ExampleFormat.Alpaca, Prompt: AlpacaPrompt(String("instruction"), String("input", required: false)), Completion: String("output"));
+            if (root.TryGetProperty("prompt", out _))
+                return new RawExample(path, lineNumber, ExampleFormat.PromptCompletion, Prompt: String("prompt"), Completion: String("completion"));
+            if (root.TryGetProperty("text", out _))
+                return new RawExample(path, lineNumber, ExampleFormat.Text, Text: String("text"));
+            throw Bad("line has none of the supported shapes: {\"text\"}, {\"prompt\",\"completion\"}, {\"instruction\",\"input\",\"output\"}, {\"messages\"}.");
+        }
+    }
+
+    /// <summary>The Alpaca prompt (without its long preamble, which costs tokens and teaches nothing).</summary>
+    public static string AlpacaPrompt(string instruction, string input) =>
+        string.IsNullOrEmpty(input)
+            ? $"### Instruction:\n{instruction}\n\n### Response:\n"
+            : $"### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n";
+}

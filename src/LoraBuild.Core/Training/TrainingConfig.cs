@@ -1,0 +1,181 @@
+using System.Globalization;
+using LoraBuild.Adapters;
+using LoraBuild.Diagnostics;
+
+namespace LoraBuild.Training;
+
+/// <summary>
+/// Everything a training run needs. Key names follow PEFT and Axolotl (<c>r</c>, <c>lora_alpha</c>, <c>micro_batch_size</c>,
+/// <c>sequence_len</c> ...); <see cref="Keys"/> is the single table that YAML files and command-line flags both go through.
+/// </summary>
+public sealed class TrainingConfig
+{
+    public string? BaseModel { get; set; }
+    public string? Dataset { get; set; }
+    public string? EvalDataset { get; set; }
+    public string? OutputDir { get; set; }
+    public string Method { get; set; } = "lora";
+    public int R { get; set; } = 8;
+    public double LoraAlpha { get; set; } = 16;
+    public double LoraDropout { get; set; }
+    public List<string> TargetModules { get; set; } = [LoraConfig.AllLinear];
+    public bool UseRslora { get; set; }
+    public bool UseDora { get; set; }
+    public string InitLoraWeights { get; set; } = "default";
+    public Dictionary<string, int> RankPattern { get; set; } = new();
+    public Dictionary<string, double> AlphaPattern { get; set; } = new();
+    public string Quantization { get; set; } = "none";
+    public bool DoubleQuant { get; set; } = true;
+    public double LearningRate { get; set; } = 2e-4;
+    public string LrScheduler { get; set; } = "linear";
+    public int WarmupSteps { get; set; }
+    public double NumEpochs { get; set; } = 1;
+    public int MaxSteps { get; set; }
+    public int MicroBatchSize { get; set; } = 4;
+    public int GradientAccumulationSteps { get; set; } = 1;
+    public int SequenceLen { get; set; } = 512;
+    public bool SamplePacking { get; set; }
+    public double WeightDecay { get; set; }
+    public double MaxGradNorm { get; set; } = 1.0;
+    public string Optimizer { get; set; } = "adamw";
+    public double AdamBeta1 { get; set; } = 0.9;
+    public double AdamBeta2 { get; set; } = 0.999;
+    public double AdamEpsilon { get; set; } = 1e-8;
+    public bool GradientCheckpointing { get; set; }
+    public int Seed { get; set; } = 42;
+    public int SaveSteps { get; set; } = 50;
+    public int SaveTotalLimit { get; set; } = 2;
+    public int EvalSteps { get; set; }
+    public int LoggingSteps { get; set; } = 10;
+    public string Device { get; set; } = "auto";
+    public string Dtype { get; set; } = "auto";
+    public string ChatTemplate { get; set; } = "auto";
+    public int EvalMaxNewTokens { get; set; } = 64;
+
+    /// <summary>Keys that decide the trained weights. Output location, checkpoint cadence and logging do not.</summary>
+    static readonly HashSet<string> NotInFingerprint = ["output_dir", "save_steps", "save_total_limit", "eval_steps", "logging_steps", "eval_max_new_tokens"];
+
+    public sealed record Key(string Name, string Help, Func<TrainingConfig, object?> Get, Action<TrainingConfig, Value> Set, params string[] Aliases);
+
+    /// <summary>A raw value with where it came from (a YAML file:line, or a command-line flag).</summary>
+    public sealed record Value(string? Scalar, IReadOnlyList<string>? List, IReadOnlyDictionary<string, string>? Map, string Source, int Line)
+    {
+        LoraBuildException Invalid(string key, string expected) =>
+            new(ErrorCodes.ConfigValueInvalid, $"'{key}' must be {expected}; got '{Scalar ?? (List is null ? "a mapping" : "a list")}'.", Source, Line);
+
+        public string String(string key) => Scalar ?? throw Invalid(key, "a single value");
+
+        public int Int(string key, int min = int.MinValue) =>
+            int.TryParse(Scalar, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min ? v : throw Invalid(key, min > int.MinValue ? $"an integer >= {min}" : "an integer");
+
+        public double Double(string key, double min = double.NegativeInfinity) =>
+            double.TryParse(Scalar, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && double.IsFinite(v) ? v : throw Invalid(key, $"a number >= {min.ToString(CultureInfo.InvariantCulture)}");
+
+        public bool Bool(string key) => Scalar?.ToLowerInvariant() switch
+        {
+            "true" or "yes" or "1" => true,
+            "false" or "no" or "0" => false,
+            _ => throw Invalid(key, "true or false"),
+        };
+
+        public string OneOf(string key, params string[] allowed) =>
+            Scalar is { } s && allowed.Contains(s.ToLowerInvariant()) ? s.ToLowerInvariant() : throw Invalid(key, "one of " + string.Join(", ", allowed));
+
+        public List<string> Strings(string key) =>
+            List?.ToList() ?? (Scalar is { } s ? s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList() : throw Invalid(key, "a list"));
+
+        public Dictionary<string, T> Mapping<T>(string key, Func<string, T> parse) =>
+            Map?.ToDictionary(p => p.Key, p => parse(p.Value)) ?? throw Invalid(key, "a mapping");
+    }
+
+    public static readonly IReadOnlyList<Key> Keys =
+    [
+        new("base_model", "HF model folder", c => c.BaseModel, (c, v) => c.BaseModel = v.String("base_model")),
+        new("dataset", "training JSONL", c => c.Dataset, (c, v) => c.Dataset = v.String("dataset"), "train_dataset"),
+        new("eval_dataset", "evaluation JSONL", c => c.EvalDataset, (c, v) => c.EvalDataset = v.String("eval_dataset")),
+        new("output_dir", "where the adapter goes", c => c.OutputDir, (c, v) => c.OutputDir = v.String("output_dir")),
+        new("method", "lora | full", c => c.Method, (c, v) => c.Method = v.OneOf("method", "lora", "full")),
+        new("r", "LoRA rank", c => c.R, (c, v) => c.R = v.Int("r", 1), "rank"),
+        new("lora_alpha", "LoRA alpha", c => c.LoraAlpha, (c, v) => c.LoraAlpha = v.Double("lora_alpha", 0), "alpha"),
+        new("lora_dropout", "dropout on the LoRA input", c => c.LoraDropout, (c, v) => c.LoraDropout = v.Double("lora_dropout", 0), "dropout"),
+        new("target_modules", "module names, a regex, or all-linear", c => string.Join(",", c.TargetModules), (c, v) => c.TargetModules = v.Strings("target_modules")),
+        new("use_rslora", "scale alpha/sqrt(r)", c => c.UseRslora, (c, v) => c.UseRslora = v.Bool("use_rslora")),
+        new("use_dora", "DoRA", c => c.UseDora, (c, v) => c.UseDora = v.Bool("use_dora"), "dora"),
+        new("init_lora_weights", "default | gaussian", c => c.InitLoraWeights, (c, v) => c.InitLoraWeights = v.OneOf("init_lora_weights", "default", "true", "gaussian") is "true" ? "default" : v.Scalar!.ToLowerInvariant()),
+        new("rank_pattern", "per-module rank", c => string.Join(",", c.RankPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.RankPattern = v.Mapping("rank_pattern", s => new Value(s, null, null, v.Source, v.Line).Int("rank_pattern", 1))),
+        new("alpha_pattern", "per-module alpha", c => string.Join(",", c.AlphaPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value.ToString(CultureInfo.InvariantCulture)}")), (c, v) => c.AlphaPattern = v.Mapping("alpha_pattern", s => new Value(s, null, null, v.Source, v.Line).Double("alpha_pattern", 0))),
+        new("quantization", "none | nf4", c => c.Quantization, (c, v) => c.Quantization = v.OneOf("quantization", "none", "nf4")),
+        new("double_quant", "8-bit absmax constants", c => c.DoubleQuant, (c, v) => c.DoubleQuant = v.Bool("double_quant")),
+        new("learning_rate", "peak learning rate", c => c.LearningRate, (c, v) => c.LearningRate = v.Double("learning_rate", 0), "lr"),
+        new("lr_scheduler", "constant | linear | cosine", c => c.LrScheduler, (c, v) => c.LrScheduler = v.OneOf("lr_scheduler", "constant", "linear", "cosine")),
+        new("warmup_steps", "linear warm-up steps", c => c.WarmupSteps, (c, v) => c.WarmupSteps = v.Int("warmup_steps", 0)),
+        new("num_epochs", "epochs (when max_steps is 0)", c => c.NumEpochs, (c, v) => c.NumEpochs = v.Double("num_epochs", 0), "epochs"),
+        new("max_steps", "optimizer steps (overrides num_epochs)", c => c.MaxSteps, (c, v) => c.MaxSteps = v.Int("max_steps", 0), "steps"),
+        new("micro_batch_size", "examples per forward pass", c => c.MicroBatchSize, (c, v) => c.MicroBatchSize = v.Int("micro_batch_size", 1), "batch_size"),
+        new("gradient_accumulation_steps", "micro-batches per optimizer step", c => c.GradientAccumulationSteps, (c, v) => c.GradientAccumulationSteps = v.Int("gradient_accumulation_steps", 1)),
+        new("sequence_len", "longest sequence in tokens", c => c.SequenceLen, (c, v) => c.SequenceLen = v.Int("sequence_len", 2), "max_seq_length"),
+        new("sample_packing", "pack examples into full sequences", c => c.SamplePacking, (c, v) => c.SamplePacking = v.Bool("sample_packing"), "packing"),
+        new("weight_decay", "AdamW weight decay", c => c.WeightDecay, (c, v) => c.WeightDecay = v.Double("weight_decay", 0)),
+        new("max_grad_norm", "gradient clipping (0 = off)", c => c.MaxGradNorm, (c, v) => c.MaxGradNorm = v.Double("max_grad_norm", 0)),
+        new("optimizer", "adamw | paged_adamw", c => c.Optimizer, (c, v) => c.Optimizer = v.OneOf("optimizer", "adamw", "paged_adamw")),
+        new("adam_beta1", "AdamW beta1", c => c.AdamBeta1, (c, v) => c.AdamBeta1 = v.Double("adam_beta1", 0)),
+        new("adam_beta2", "AdamW beta2", c => c.AdamBeta2, (c, v) => c.AdamBeta2 = v.Double("adam_beta2", 0)),
+        new("adam_epsilon", "AdamW epsilon", c => c.AdamEpsilon, (c, v) => c.AdamEpsilon = v.Double("adam_epsilon", 0)),
+        new("gradient_checkpointing", "recompute activations in backward", c => c.GradientCheckpointing, (c, v) => c.GradientCheckpointing = v.Bool("gradient_checkpointing")),
+        new("seed", "random seed", c => c.Seed, (c, v) => c.Seed = v.Int("seed")),
+        new("save_steps", "checkpoint every N steps (0 = off)", c => c.SaveSteps, (c, v) => c.SaveSteps = v.Int("save_steps", 0)),
+        new("save_total_limit", "checkpoints kept", c => c.SaveTotalLimit, (c, v) => c.SaveTotalLimit = v.Int("save_total_limit", 1)),
+        new("eval_steps", "evaluate every N steps (0 = at the end)", c => c.EvalSteps, (c, v) => c.EvalSteps = v.Int("eval_steps", 0)),
+        new("logging_steps", "progress line every N steps", c => c.LoggingSteps, (c, v) => c.LoggingSteps = v.Int("logging_steps", 1)),
+        new("device", "auto | cpu | cuda", c => c.Device, (c, v) => c.Device = v.OneOf("device", "auto", "cpu", "cuda")),
+        new("dtype", "auto | float32 | bfloat16", c => c.Dtype, (c, v) => c.Dtype = v.OneOf("dtype", "auto", "float32", "bfloat16")),
+        new("chat_template", "auto | chatml | llama3", c => c.ChatTemplate, (c, v) => c.ChatTemplate = v.OneOf("chat_template", "auto", "chatml", "llama3")),
+        new("eval_max_new_tokens", "tokens generated for exact match", c => c.EvalMaxNewTokens, (c, v) => c.EvalMaxNewTokens = v.Int("eval_max_new_tokens", 1)),
+    ];
+
+    public static Key? FindKey(string name) =>
+        Keys.FirstOrDefault(k => k.Name == name || k.Aliases.Contains(name));
+
+    /// <summary>Applies one setting; unknown keys are errors that name the key and where it was written.</summary>
+    public void Apply(string name, Value value)
+    {
+        var key = FindKey(name) ?? throw new LoraBuildException(ErrorCodes.ConfigKeyUnknown,
+            $"Unknown key '{name}'. Known keys: {string.Join(", ", Keys.Select(k => k.Name))}.", value.Source, value.Line);
+        key.Set(this, value);
+    }
+
+    /// <summary>Checks the combination of settings; paths are resolved against <paramref name="baseDirectory"/>.</summary>
+    public void Validate(string source)
+    {
+        LoraBuildException Missing(string key) => new(ErrorCodes.ConfigValueInvalid, $"'{key}' is required.", source);
+        if (string.IsNullOrEmpty(BaseModel)) throw Missing("base_model");
+        if (string.IsNullOrEmpty(Dataset)) throw Missing("dataset");
+        if (string.IsNullOrEmpty(OutputDir)) throw Missing("output_dir");
+        if (Method == "full" && (Quantization != "none" || UseDora))
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full trains every weight; quantization and use_dora apply to LoRA only.", source);
+        if (MaxSteps == 0 && NumEpochs <= 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "Set max_steps or a positive num_epochs.", source);
+    }
+
+    public LoraConfig ToLoraConfig() => new()
+    {
+        R = R,
+        LoraAlpha = LoraAlpha,
+        LoraDropout = LoraDropout,
+        TargetModuleList = TargetModules is [var single] && (single == LoraConfig.AllLinear || IsRegex(single)) ? null : TargetModules,
+        TargetModuleRegex = TargetModules is [var one] && (one == LoraConfig.AllLinear || IsRegex(one)) ? one : null,
+        UseRslora = UseRslora,
+        UseDora = UseDora,
+        RankPattern = RankPattern,
+        AlphaPattern = AlphaPattern,
+        InitLoraWeights = InitLoraWeights == "gaussian" ? LoraInit.Gaussian : LoraInit.Default,
+        BaseModelNameOrPath = BaseModel,
+    };
+
+    static bool IsRegex(string value) => value.IndexOfAny(['*', '(', '[', '|', '\\', '^', '$', '+', '?']) >= 0;
+
+    /// <summary>The settings that decide the weights, canonically ordered, for fingerprints.</summary>
+    public IReadOnlyList<(string Key, string Value)> DecidingSettings() =>
+        Keys.Where(k => !NotInFingerprint.Contains(k.Name) && k.Name is not ("base_model" or "dataset" or "eval_dataset"))
+            .Select(k => (k.Name, Convert.ToString(k.Get(this), CultureInfo.InvariantCulture) ?? ""))
+            .ToList();
+}
