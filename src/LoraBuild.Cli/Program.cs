@@ -11,6 +11,11 @@ public static class Program
         var root = new RootCommand("lorabuild: fine-tune, evaluate and run LoRA adapters on Hugging Face models (the LoraBuild worker).");
         root.Subcommands.Add(LogitsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         try
         {
             return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

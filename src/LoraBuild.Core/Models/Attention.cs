@@ -42,7 +42,7 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, KeyValueCache? cache, int layerIndex)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, KeyValueCache? cache, long past, int layerIndex)
     {
         using var scope = NewDisposeScope();
         var (batch, length) = (hidden.shape[0], hidden.shape[1]);
@@ -66,7 +66,6 @@ public sealed class Attention : nn.Module
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
 
-        var past = cache?.Length ?? 0;
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
         k = RepeatKv(k);
         v = RepeatKv(v);

@@ -53,6 +53,26 @@ public sealed class CausalLM : nn.Module
         return scope.MoveToOuter(lm_head.Forward(hidden));
     }
 
+    /// <summary>Logits [batch, vocab] of the last position only (generation: the head runs on one position).</summary>
+    public Tensor ForwardLast(Tensor inputIds, KeyValueCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Forward(inputIds, cache);
+        var last = hidden.select(1, hidden.shape[1] - 1);
+        return scope.MoveToOuter(lm_head.Forward(last));
+    }
+
+    /// <summary>Sum of token cross-entropies (float32) over labels that are not -100, after HF's shift.</summary>
+    public static Tensor TokenLossSum(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var vocab = logits.shape[^1];
+        var length = logits.shape[1];
+        var predictions = logits.narrow(1, 0, length - 1).to_type(ScalarType.Float32).reshape(-1, vocab);
+        var targets = labels.narrow(1, 1, length - 1).reshape(-1);
+        return scope.MoveToOuter(F.cross_entropy(predictions, targets, ignore_index: -100, reduction: nn.Reduction.Sum));
+    }
+
     /// <summary>
     /// HF's causal-LM loss: logits upcast to float32, labels shifted left by one (the last position has no target),
     /// -100 ignored, mean over the remaining tokens.

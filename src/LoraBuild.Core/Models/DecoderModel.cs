@@ -39,7 +39,7 @@ public sealed class DecoderModel : nn.Module
         var (cos, sin) = rotary_emb.Forward(positions, dtype);
         foreach (var layer in layers)
         {
-            hidden = layer.Forward(hidden, cos, sin, cache);
+            hidden = layer.Forward(hidden, cos, sin, cache, past);
         }
         return scope.MoveToOuter(norm.Forward(hidden));
     }

@@ -14,7 +14,7 @@ public sealed class KeyValueCache : IDisposable
         values = new Tensor?[layers];
     }
 
-    /// <summary>Number of positions already cached (the position of the next token).</summary>
+    /// <summary>Positions cached before the current forward pass (read it before the layers append).</summary>
     public long Length => keys[0]?.shape[2] ?? 0;
 
     /// <summary>Appends this step's keys and values and returns the full sequences (owned by the cache).</summary>

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using LoraBuild.Adapters;
+using LoraBuild.Diagnostics;
+using LoraBuild.Generation;
+using LoraBuild.Models;
+using LoraBuild.Tokenization;
+using LoraBuild.Training;
+
+namespace LoraBuild.Cli.Commands;
+
+/// <summary>
+/// <c>lorabuild generate</c>: text from a base model with any number of adapters loaded once; each prompt picks its
+/// adapter (<c>--use</c>), so requests switch adapters without reloading the base.
+/// </summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var adapters = new Option<string[]>("--adapter") { Description = "Adapter folder, or name=folder (repeatable)." };
+        var prompts = new Option<string[]>("--prompt") { Description = "Prompt text (repeatable).", Required = true };
+        var use = new Option<string[]>("--use") { Description = "Adapter name per prompt ('base' for none); one value applies to all." };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 64 };
+        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.0 };
+        var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.DType();
+        var command = new Command("generate", "Generate text (KV cache; greedy, or temperature with top-p), stopping at end of sequence.")
+            { model, adapters, prompts, use, maxNewTokens, temperature, topP, seed, device, dtype };
+        command.SetAction(parse =>
+        {
+            var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
+            var modelDir = parse.GetValue(model)!;
+            var tokenizer = HfTokenizer.Load(modelDir);
+            var named = (parse.GetValue(adapters) ?? []).Select(a => a.Contains('=') ? (a[..a.IndexOf('=')], a[(a.IndexOf('=') + 1)..]) : (Path.GetFileName(Path.GetFullPath(a).TrimEnd('/')), a)).ToList();
+            using var loaded = ModelLoader.Load(modelDir, type, dev);
+            AdapterLoader.PrepareBase(loaded, named.Select(n => n.Item2));
+            foreach (var (name, dir) in named) PeftAdapter.Load(dir, loaded, name);
+            var promptList = parse.GetValue(prompts)!;
+            var useList = parse.GetValue(use) ?? [];
+            if (useList.Length > 1 && useList.Length != promptList.Length)
+                throw new LoraBuildException(ErrorCodes.BadArgument, $"--use was given {useList.Length} times for {promptList.Length} prompts; give it once or once per prompt.");
+            var stopIds = Trainer.StopIds(tokenizer, modelDir);
+            var options = new GenerationOptions(parse.GetValue(maxNewTokens), parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed));
+            for (var i = 0; i < promptList.Length; i++)
+            {
+                var adapterName = useList.Length == 0 ? named.FirstOrDefault().Item1 ?? "base" : useList.Length == 1 ? useList[0] : useList[i];
+                if (adapterName != "base" && !named.Any(n => n.Item1 == adapterName))
+                    throw new LoraBuildException(ErrorCodes.BadArgument, $"--use {adapterName}: no adapter of that name; loaded: {string.Join(", ", named.Select(n => n.Item1).DefaultIfEmpty("none"))}.");
+                if (adapterName == "base") LoraModel.SetActiveAdapters(loaded);
+                else LoraModel.SetActiveAdapters(loaded, adapterName);
+                var ids = TextGenerator.Generate(loaded, tokenizer.Encode(promptList[i]), stopIds, options);
+                Console.WriteLine($"[{adapterName}] {promptList[i]}{tokenizer.Decode(ids)}");
+            }
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,93 @@
+using LoraBuild.Generation;
+using LoraBuild.Models;
+using LoraBuild.Tokenization;
+using LoraBuild.Training.Data;
+using static TorchSharp.torch;
+
+namespace LoraBuild.Evaluation;
+
+/// <summary>Evaluation results, as written to metrics.json (names are the gate metric names).</summary>
+public sealed record EvalMetrics(double EvalLoss, double Perplexity, double TokenAccuracy, double? ExactMatch, int Examples, int ExactMatchExamples, long PredictedTokens);
+
+/// <summary>One example for exact match: the prompt as training tokenised it, and the text the model should produce.</summary>
+public sealed record GenerationCase(int[] PromptIds, string Expected, string Source);
+
+/// <summary>
+/// Eval loss (mean token cross-entropy on learned tokens), perplexity, token accuracy (argmax equals the label), and
+/// exact match of greedy generation against the expected completion (whitespace-trimmed).
+/// </summary>
+public static class Evaluator
+{
+    public static EvalMetrics Evaluate(CausalLM model, IReadOnlyList<TokenizedExample> examples, IReadOnlyList<GenerationCase> cases,
+        HfTokenizer tokenizer, IReadOnlySet<int> stopIds, int batchSize, int maxNewTokens, Action<string>? progress = null)
+    {
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var _ = no_grad();
+            double lossSum = 0;
+            long predicted = 0, correct = 0;
+            var padId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0;
+            for (var start = 0; start < examples.Count; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var slice = examples.Skip(start).Take(batchSize).ToList();
+                using var batch = BatchPlan.Collate(slice, padId, model.Device);
+                var logits = model.Forward(batch.InputIds);
+                lossSum += CausalLM.TokenLossSum(logits, batch.Labels).item<float>();
+                var length = logits.shape[1];
+                var guesses = logits.narrow(1, 0, length - 1).argmax(-1);
+                var targets = batch.Labels.narrow(1, 1, length - 1);
+                var mask = targets.ne(-100);
+                predicted += mask.sum().item<long>();
+                correct += guesses.eq(targets).logical_and(mask).sum().item<long>();
+            }
+            var loss = predicted > 0 ? lossSum / predicted : double.NaN;
+
+            double? exactMatch = null;
+            if (cases.Count > 0)
+            {
+                var hits = 0;
+                for (var i = 0; i < cases.Count; i++)
+                {
+                    var generated = TextGenerator.Generate(model, cases[i].PromptIds, stopIds, new GenerationOptions(maxNewTokens));
+                    if (Normalize(tokenizer.Decode(generated)) == Normalize(cases[i].Expected)) hits++;
+                    if ((i + 1) % 25 == 0) progress?.Invoke($"exact match: {i + 1}/{cases.Count} generated");
+                }
+                exactMatch = hits / (double)cases.Count;
+            }
+            return new EvalMetrics(loss, Math.Exp(loss), predicted > 0 ? correct / (double)predicted : double.NaN, exactMatch,
+                examples.Count, cases.Count, predicted);
+        }
+        finally
+        {
+            if (wasTraining) model.train();
+        }
+    }
+
+    static string Normalize(string text) => text.Trim();
+
+    /// <summary>
+    /// Exact-match cases from encoded examples: the prompt is everything before the final run of learned tokens, exactly
+    /// as training tokenised it. Text-only examples and examples truncated into their answer have no case.
+    /// </summary>
+    public static IReadOnlyList<GenerationCase> Cases(IReadOnlyList<RawExample> raw, IReadOnlyList<TokenizedExample> encoded, ChatTemplate chat, int maxLength)
+    {
+        var cases = new List<GenerationCase>();
+        for (var i = 0; i < raw.Count; i++)
+        {
+            if (ExampleEncoder.PromptAndAnswer(raw[i], chat) is not { } pair) continue;
+            var example = encoded[i];
+            if (example.Length >= maxLength) continue;
+            var end = example.Labels.Length;
+            var start = end;
+            while (start > 0 && example.Labels[start - 1] != TokenizedExample.Ignore) start--;
+            if (start == 0) continue;
+            // A chat answer ends with the template's end-of-turn marker, which the model learned to produce too.
+            var expected = raw[i].Format == ExampleFormat.Chat ? pair.Expected + chat.EndOfTurn : pair.Expected;
+            cases.Add(new GenerationCase(example.InputIds[..start], expected, example.Source));
+        }
+        return cases;
+    }
+}

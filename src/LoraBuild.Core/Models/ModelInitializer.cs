@@ -1,0 +1,21 @@
+using static TorchSharp.torch;
+
+namespace LoraBuild.Models;
+
+/// <summary>HF's _init_weights for LLaMA-family models: normal(0, initializer_range) for linear and embedding weights, zero biases, unit norms.</summary>
+public static class ModelInitializer
+{
+    public static CausalLM RandomInit(ModelConfig config, long seed, double initializerRange = 0.02, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var model = new CausalLM(config, dtype, device ?? CPU);
+        using var _ = no_grad();
+        var generator = new TorchSharp.torch.Generator((ulong)seed, device ?? CPU);
+        foreach (var (name, parameter) in model.CheckpointParameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) parameter.zero_();
+            else parameter.normal_(0, initializerRange, generator);
+        }
+        return model;
+    }
+}

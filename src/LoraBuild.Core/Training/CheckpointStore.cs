@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text.Json;
+using LoraBuild.Diagnostics;
+using LoraBuild.IO;
+using LoraBuild.SafeTensors;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LoraBuild.Training;
+
+/// <summary>
+/// Training checkpoints: <c>checkpoint-NNNNNNNN/</c> folders, each with the trainable tensors, the optimizer state and
+/// <c>trainer_state.json</c> (step, fingerprint, loss curve). Each folder appears atomically; the oldest beyond the
+/// limit are removed after a new one is complete.
+/// </summary>
+public sealed class CheckpointStore
+{
+    const string Prefix = "checkpoint-";
+    const string TrainableFile = "trainable.safetensors";
+    const string OptimizerFile = "optimizer.safetensors";
+    const string StateFile = "trainer_state.json";
+
+    readonly string root;
+    readonly int keep;
+
+    public CheckpointStore(string root, int keep)
+    {
+        this.root = root;
+        this.keep = keep;
+    }
+
+    sealed record State(long Step, string Fingerprint, List<LossPoint> Curve);
+
+    public string Save(long step, string fingerprint, IReadOnlyList<Parameter> trainable, AdamW optimizer, IReadOnlyList<LossPoint> curve)
+    {
+        var path = Path.Combine(root, Prefix + step.ToString("D8", CultureInfo.InvariantCulture));
+        AtomicFile.WriteDirectory(path, temp =>
+        {
+            SafeTensorsWriter.Write(Path.Combine(temp, TrainableFile), trainable.Select((p, i) => KeyValuePair.Create($"param.{i}", (Tensor)p)));
+            SafeTensorsWriter.Write(Path.Combine(temp, OptimizerFile), optimizer.State());
+            File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(new State(step, fingerprint, curve.ToList())));
+        });
+        foreach (var old in All().Skip(keep)) Directory.Delete(old, recursive: true);
+        return path;
+    }
+
+    /// <summary>Complete checkpoints, newest first (temporary folders of interrupted writes are not listed).</summary>
+    IEnumerable<string> All() =>
+        Directory.Exists(root)
+            ? Directory.GetDirectories(root, Prefix + "*").Where(d => File.Exists(Path.Combine(d, StateFile))).OrderByDescending(d => d, StringComparer.Ordinal)
+            : [];
+
+    public string? Newest(string fingerprint) =>
+        All().FirstOrDefault(d =>
+        {
+            try
+            {
+                return JsonSerializer.Deserialize<State>(File.ReadAllText(Path.Combine(d, StateFile)))?.Fingerprint == fingerprint;
+            }
+            catch (JsonException)
+            {
+                return false;
+            }
+        });
+
+    /// <summary>Loads a checkpoint into the trainable tensors and the optimizer; returns the step it was taken at.</summary>
+    public long Restore(string path, IReadOnlyList<Parameter> trainable, AdamW optimizer, List<LossPoint> curve)
+    {
+        var state = JsonSerializer.Deserialize<State>(File.ReadAllText(Path.Combine(path, StateFile)))
+            ?? throw new LoraBuildException(ErrorCodes.CheckpointInvalid, "Checkpoint state is empty.", path);
+        using (var tensors = SafeTensorsFile.Open(Path.Combine(path, TrainableFile)))
+        using (no_grad())
+        {
+            if (tensors.Tensors.Count != trainable.Count)
+                throw new LoraBuildException(ErrorCodes.CheckpointInvalid, $"Checkpoint holds {tensors.Tensors.Count} tensors; this run trains {trainable.Count}.", path);
+            for (var i = 0; i < trainable.Count; i++)
+            {
+                using var value = tensors.Read($"param.{i}");
+                trainable[i].copy_(value);
+            }
+        }
+        using (var optimizerState = SafeTensorsFile.Open(Path.Combine(path, OptimizerFile)))
+            optimizer.LoadState(name => optimizerState.Read(name), state.Step);
+        curve.Clear();
+        curve.AddRange(state.Curve);
+        return state.Step;
+    }
+
+    public void DeleteAll()
+    {
+        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+    }
+}

@@ -1,0 +1,314 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LoraBuild.Adapters;
+using LoraBuild.Diagnostics;
+using LoraBuild.Evaluation;
+using LoraBuild.IO;
+using LoraBuild.Models;
+using LoraBuild.Native;
+using LoraBuild.SafeTensors;
+using LoraBuild.Tokenization;
+using LoraBuild.Training.Data;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LoraBuild.Training;
+
+/// <summary>One point of the loss curve.</summary>
+public sealed record LossPoint(long Step, double Loss, double LearningRate, double TokensPerSecond);
+
+/// <summary>What a finished run produced.</summary>
+public sealed record TrainingResult(string OutputDirectory, string Fingerprint, long Steps, double FinalLoss, IReadOnlyList<LossPoint> Curve,
+    EvalMetrics? Eval, EvalMetrics? BaseEval, long TrainableParameters, long TotalParameters, double TokensPerSecond, long PeakMemoryBytes, double Seconds);
+
+/// <summary>
+/// Fine-tunes a model: LoRA / DoRA (optionally over an NF4 base: QLoRA / QDoRA) or every weight (<c>method: full</c>).
+/// Runs survive: checkpoints every <c>save_steps</c> written atomically, <c>--resume</c> continues from the newest one
+/// whose fingerprint matches, and on CPU the result is bit-identical to an uninterrupted run.
+/// Output folder: <c>adapter/</c> (PEFT) or <c>model/</c> (full), <c>metrics.json</c>, <c>loss_curve.svg</c>, and
+/// <c>run.json</c>, written last, which marks the output complete.
+/// </summary>
+public sealed class Trainer
+{
+    public const string AdapterFolder = "adapter";
+    public const string ModelFolder = "model";
+    public const string MetricsFile = "metrics.json";
+    public const string LossCurveFile = "loss_curve.svg";
+    public const string RunFile = "run.json";
+    public const string CheckpointsFolder = "checkpoints";
+    const string AdapterName = "default";
+
+    readonly TrainingConfig config;
+    readonly Action<string> log;
+
+    public Trainer(TrainingConfig config, Action<string> log)
+    {
+        this.config = config;
+        this.log = log;
+    }
+
+    public TrainingResult Run(bool resume, CancellationToken cancellation = default)
+    {
+        config.Validate("training configuration");
+        if (config.GradientCheckpointing)
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "gradient_checkpointing is not available yet in this version of the worker.");
+        var clock = Stopwatch.StartNew();
+        var runtime = TorchRuntime.EnsureLoaded();
+        var useCuda = config.Device == "cuda" || (config.Device == "auto" && runtime.CudaAvailable);
+        if (useCuda && !runtime.CudaAvailable)
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, $"device: cuda, but the libtorch in use ({runtime.LibTorchDirectory}) has no usable CUDA device.");
+        var device = useCuda ? CUDA : CPU;
+        var dtype = config.Dtype switch { "float32" => ScalarType.Float32, "bfloat16" => ScalarType.BFloat16, _ => useCuda ? ScalarType.BFloat16 : ScalarType.Float32 };
+        var output = Path.GetFullPath(config.OutputDir!);
+        Directory.CreateDirectory(output);
+
+        // Data first: a bad line fails in seconds, before the model is loaded.
+        var tokenizer = HfTokenizer.Load(config.BaseModel!);
+        var chat = ChatTemplate.Resolve(config.ChatTemplate, tokenizer.ChatTemplate, config.Dataset!);
+        var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen);
+        var (train, trainReport) = encoder.EncodeAll(JsonlDataset.Read(config.Dataset!));
+        Report("train", trainReport);
+        if (config.SamplePacking)
+        {
+            train = ExampleEncoder.Pack(train, config.SequenceLen);
+            log($"packing: {trainReport.Examples} examples into {train.Count} sequences of up to {config.SequenceLen} tokens");
+        }
+        IReadOnlyList<RawExample>? evalRaw = null;
+        IReadOnlyList<TokenizedExample>? evalEncoded = null;
+        if (config.EvalDataset is { } evalPath)
+        {
+            evalRaw = JsonlDataset.Read(evalPath);
+            (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
+            Report("eval", evalReport);
+        }
+
+        var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant());
+        var fingerprint = RunFingerprint.Compute(description);
+        var stopIds = StopIds(tokenizer, config.BaseModel!);
+        var padId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0;
+
+        using var model = ModelLoader.Load(config.BaseModel!, dtype, device);
+        var full = config.Method == "full";
+        var loraConfig = config.ToLoraConfig();
+        if (!full)
+        {
+            if (config.Quantization == "nf4") LoraModel.QuantizeBaseNf4(model, config.DoubleQuant);
+            manual_seed(config.Seed);
+            LoraModel.AddAdapter(model, AdapterName, loraConfig);
+            LoraModel.SetActiveAdapters(model, AdapterName);
+        }
+        var trainable = full
+            ? model.parameters().Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>().ToList()
+            : LoraModel.AdapterParameters(model, AdapterName).Select(p => p.Parameter).ToList();
+        foreach (var p in trainable) p.requires_grad = true;
+        var trainableCount = trainable.Sum(p => p.numel());
+        var totalCount = model.CheckpointParameters().Sum(p => p.Parameter.numel()) + (full ? 0 : trainableCount);
+        log($"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
+            $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
+            $"{(full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
+            $"{device.type.ToString().ToLowerInvariant()} {dtype}");
+
+        using var optimizer = new AdamW(trainable, config.AdamBeta1, config.AdamBeta2, config.AdamEpsilon, config.WeightDecay, config.Optimizer == "paged_adamw");
+        var plan = new BatchPlan(train.Count, config.MicroBatchSize, config.GradientAccumulationSteps, config.Seed);
+        long totalSteps = config.MaxSteps > 0 ? config.MaxSteps : (long)Math.Ceiling(config.NumEpochs * plan.StepsPerEpoch);
+        var curve = new List<LossPoint>();
+        long startStep = 0;
+        var checkpoints = new CheckpointStore(Path.Combine(output, CheckpointsFolder), config.SaveTotalLimit);
+        if (resume && checkpoints.Newest(fingerprint) is { } checkpoint)
+        {
+            startStep = checkpoints.Restore(checkpoint, trainable, optimizer, curve);
+            log($"resumed from {checkpoint} at step {startStep}/{totalSteps}");
+        }
+        else if (resume)
+        {
+            log("resume: no checkpoint with a matching fingerprint; starting from step 0");
+        }
+
+        model.train();
+        var window = Stopwatch.StartNew();
+        long windowTokens = 0, totalTokens = 0;
+        var trainingTime = Stopwatch.StartNew();
+        double lastLoss = double.NaN;
+        for (var step = startStep; step < totalSteps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var learningRate = LearningRateSchedule.At(config.LrScheduler, step, totalSteps, config.WarmupSteps, config.LearningRate);
+            // Dropout draws from a generator seeded by (seed, step): a resumed run draws what an uninterrupted one would.
+            manual_seed(unchecked(config.Seed * 1_000_003L + step));
+            var batches = plan.MicroBatches(step).Select(indices => BatchPlan.Collate(indices.Select(i => train[i]).ToList(), padId, device)).ToList();
+            var predicted = batches.Sum(b => b.PredictedTokens);
+            double lossSum = 0;
+            foreach (var batch in batches)
+            {
+                using var scope = NewDisposeScope();
+                var tokenLoss = CausalLM.TokenLossSum(model.Forward(batch.InputIds), batch.Labels);
+                (tokenLoss / Math.Max(1, predicted)).backward();
+                lossSum += tokenLoss.item<float>();
+                windowTokens += batch.Tokens;
+                totalTokens += batch.Tokens;
+                batch.Dispose();
+            }
+            var loss = lossSum / Math.Max(1, predicted);
+            if (!double.IsFinite(loss))
+            {
+                var last = checkpoints.Newest(fingerprint);
+                throw new LoraBuildException(ErrorCodes.TrainingDiverged,
+                    $"Loss became {loss} at step {step + 1}; training stopped. " + (last is null ? "No checkpoint was written yet." : $"The last good checkpoint is kept at {last}.") +
+                    " Lower learning_rate or check the data.", config.Dataset);
+            }
+            if (config.MaxGradNorm > 0) ClipGradients(trainable, config.MaxGradNorm);
+            optimizer.Update(learningRate);
+            optimizer.ZeroGrad();
+            lastLoss = loss;
+
+            var done = step + 1;
+            var tokensPerSecond = windowTokens / Math.Max(1e-9, window.Elapsed.TotalSeconds);
+            curve.Add(new LossPoint(done, loss, learningRate, tokensPerSecond));
+            if (done % config.LoggingSteps == 0 || done == totalSteps || done == startStep + 1)
+            {
+                var elapsed = trainingTime.Elapsed.TotalSeconds;
+                var eta = TimeSpan.FromSeconds(elapsed / (done - startStep) * (totalSteps - done));
+                log(string.Create(CultureInfo.InvariantCulture,
+                    $"step {done}/{totalSteps} loss {loss:0.0000} lr {learningRate:0.00e+00} tokens/s {tokensPerSecond:0} epoch {plan.EpochAt(done):0.00} eta {eta:hh\\:mm\\:ss}"));
+                window.Restart();
+                windowTokens = 0;
+            }
+            if (config.SaveSteps > 0 && done % config.SaveSteps == 0 && done < totalSteps)
+            {
+                var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve);
+                log($"checkpoint: {path}");
+            }
+            if (config.EvalSteps > 0 && done % config.EvalSteps == 0 && done < totalSteps && evalEncoded is not null)
+            {
+                var quick = Evaluator.Evaluate(model, evalEncoded, [], tokenizer, stopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
+                log(string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
+            }
+        }
+        var trainSeconds = trainingTime.Elapsed.TotalSeconds;
+
+        EvalMetrics? eval = null, baseEval = null;
+        if (evalEncoded is not null)
+        {
+            var cases = Evaluator.Cases(evalRaw!, evalEncoded, chat, config.SequenceLen);
+            eval = Evaluator.Evaluate(model, evalEncoded, cases, tokenizer, stopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
+            LogEval("eval", eval);
+            if (!full)
+            {
+                LoraModel.SetActiveAdapters(model);
+                baseEval = Evaluator.Evaluate(model, evalEncoded, cases, tokenizer, stopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
+                LoraModel.SetActiveAdapters(model, AdapterName);
+                LogEval("base model eval", baseEval);
+            }
+        }
+
+        if (full) ModelWriter.Save(model, config.BaseModel!, Path.Combine(output, ModelFolder));
+        else
+        {
+            var manifest = new AdapterManifest(config.Quantization, config.DoubleQuant, ModelHash.Sha256(config.BaseModel!), fingerprint, RunFingerprint.WorkerVersion);
+            PeftAdapter.Save(Path.Combine(output, AdapterFolder), model, AdapterName, loraConfig,
+                new Dictionary<string, string> { [AdapterManifest.FileName] = manifest.ToJson() });
+        }
+
+        var result = new TrainingResult(output, fingerprint, totalSteps, lastLoss, curve, eval, baseEval, trainableCount, totalCount,
+            totalTokens / Math.Max(1e-9, trainSeconds), PeakMemoryBytes(), clock.Elapsed.TotalSeconds);
+        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result));
+        AtomicFile.WriteAllText(Path.Combine(output, LossCurveFile), LossCurve.Svg(curve, full ? "full fine-tuning" : Path.GetFileName(output)));
+        AtomicFile.WriteAllText(Path.Combine(output, RunFile), JsonSerializer.Serialize(new
+        {
+            fingerprint,
+            inputs = description,
+            steps = totalSteps,
+            output = full ? ModelFolder : AdapterFolder,
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        checkpoints.DeleteAll();
+        log(string.Create(CultureInfo.InvariantCulture, $"done: {totalSteps} steps in {trainSeconds:0.0}s, final loss {lastLoss:0.0000}, output {output}"));
+        return result;
+    }
+
+    void Report(string name, EncodingReport report)
+    {
+        log($"{name} data: {report.Examples} examples, {report.Tokens} tokens ({report.TrainableTokens} learned)");
+        if (report.Truncated > 0)
+            log($"warning: {report.Truncated} of {report.Examples} {name} examples are longer than sequence_len={config.SequenceLen} (longest {report.LongestTokens} tokens) and were truncated");
+    }
+
+    void LogEval(string name, EvalMetrics m) =>
+        log(string.Create(CultureInfo.InvariantCulture,
+                $"{name}: loss {m.EvalLoss:0.0000} perplexity {m.Perplexity:0.00} token accuracy {m.TokenAccuracy:0.000}") +
+            (m.ExactMatch is { } em ? string.Create(CultureInfo.InvariantCulture, $" exact match {em:0.000} ({m.ExactMatchExamples} examples)") : ""));
+
+    /// <summary>End-of-sequence ids: the tokenizer's, config.json's and generation_config.json's.</summary>
+    public static IReadOnlySet<int> StopIds(HfTokenizer tokenizer, string modelDirectory)
+    {
+        var ids = new HashSet<int>();
+        if (tokenizer.EosTokenId is { } eos) ids.Add(eos);
+        foreach (var file in new[] { "config.json", "generation_config.json" })
+        {
+            var path = Path.Combine(modelDirectory, file);
+            if (!File.Exists(path)) continue;
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            if (!doc.RootElement.TryGetProperty("eos_token_id", out var e)) continue;
+            if (e.ValueKind == JsonValueKind.Number) ids.Add(e.GetInt32());
+            else if (e.ValueKind == JsonValueKind.Array) foreach (var x in e.EnumerateArray()) ids.Add(x.GetInt32());
+        }
+        return ids;
+    }
+
+    static void ClipGradients(IReadOnlyList<Parameter> parameters, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var grads = parameters.Where(p => p.grad is not null).Select(p => p.grad!).ToList();
+        if (grads.Count == 0) return;
+        var norms = stack(grads.Select(g => linalg.vector_norm(g.to_type(ScalarType.Float32))).ToArray());
+        var total = linalg.vector_norm(norms).item<float>();
+        var coefficient = maxNorm / (total + 1e-6);
+        if (coefficient < 1)
+            foreach (var g in grads) g.mul_(coefficient);
+    }
+
+    static long PeakMemoryBytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    static string MetricsJson(TrainingResult r)
+    {
+        object? Eval(EvalMetrics? m) => m is null ? null : new Dictionary<string, object?>
+        {
+            ["eval_loss"] = m.EvalLoss,
+            ["perplexity"] = m.Perplexity,
+            ["token_accuracy"] = m.TokenAccuracy,
+            ["exact_match"] = m.ExactMatch,
+            ["examples"] = m.Examples,
+            ["exact_match_examples"] = m.ExactMatchExamples,
+            ["predicted_tokens"] = m.PredictedTokens,
+        };
+        var metrics = new Dictionary<string, object?>
+        {
+            ["fingerprint"] = r.Fingerprint,
+            ["steps"] = r.Steps,
+            ["final_train_loss"] = r.FinalLoss,
+            ["trainable_parameters"] = r.TrainableParameters,
+            ["total_parameters"] = r.TotalParameters,
+            ["trainable_percent"] = 100.0 * r.TrainableParameters / r.TotalParameters,
+            ["tokens_per_second"] = r.TokensPerSecond,
+            ["peak_memory_bytes"] = r.PeakMemoryBytes,
+            ["seconds"] = r.Seconds,
+            ["eval"] = Eval(r.Eval),
+            ["base_eval"] = Eval(r.BaseEval),
+            ["loss_curve"] = r.Curve.Select(p => new { step = p.Step, loss = p.Loss, lr = p.LearningRate, tokens_per_second = p.TokensPerSecond }),
+        };
+        return JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+    }
+}
