@@ -34,7 +34,7 @@ while len(eval_rows) < 100:
     if ds in seen: continue
     seen.add(ds)
     eval_rows.append({"prompt": "spell " + " ".join(map(str, ds)) + ":", "completion": " " + " ".join(WORDS[d] for d in ds)})
-while len(train) < 1200:
+while len(train) < 4000:
     ds = tuple(rng.randrange(10) for _ in range(rng.randint(2, 4)))
     if ds in seen: continue
     seen.add(ds)

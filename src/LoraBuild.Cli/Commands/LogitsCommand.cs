@@ -34,6 +34,7 @@ public static class LogitsCommand
         using var model = ModelLoader.Load(modelDir, dtype, device);
         if (adapterDir is not null)
         {
+            AdapterLoader.PrepareBase(model, [adapterDir]);
             PeftAdapter.Load(adapterDir, model, "default");
             if (merge) LoraModel.Merge(model, "default");
             else LoraModel.SetActiveAdapters(model, "default");

@@ -45,6 +45,11 @@ public sealed class CausalLM : nn.Module
             .Select(p => (p.name, p.parameter))
             .ToList();
 
+    /// <summary>Parameters of the base model, counting NF4-stored weights by their logical size.</summary>
+    public long BaseParameterCount() =>
+        CheckpointParameters().Sum(p => p.Parameter.numel()) +
+        LinearLayers().Where(l => l.Layer.IsQuantized).Sum(l => l.Layer.Quantized!.ElementCount);
+
     /// <summary>Logits [batch, seq, vocab] in the model's dtype.</summary>
     public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null)
     {

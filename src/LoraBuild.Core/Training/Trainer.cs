@@ -37,6 +37,7 @@ public sealed class Trainer
     public const string MetricsFile = "metrics.json";
     public const string LossCurveFile = "loss_curve.svg";
     public const string RunFile = "run.json";
+    public const string ProbeFile = "probe_logits.safetensors";
     public const string CheckpointsFolder = "checkpoints";
     const string AdapterName = "default";
 
@@ -104,7 +105,7 @@ public sealed class Trainer
             : LoraModel.AdapterParameters(model, AdapterName).Select(p => p.Parameter).ToList();
         foreach (var p in trainable) p.requires_grad = true;
         var trainableCount = trainable.Sum(p => p.numel());
-        var totalCount = model.CheckpointParameters().Sum(p => p.Parameter.numel()) + (full ? 0 : trainableCount);
+        var totalCount = model.BaseParameterCount() + (full ? 0 : trainableCount);
         log($"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
             $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
             $"{(full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
@@ -211,6 +212,7 @@ public sealed class Trainer
                 new Dictionary<string, string> { [AdapterManifest.FileName] = manifest.ToJson() });
         }
 
+        WriteProbe(model, train[0], Path.Combine(output, ProbeFile));
         var result = new TrainingResult(output, fingerprint, totalSteps, lastLoss, curve, eval, baseEval, trainableCount, totalCount,
             totalTokens / Math.Max(1e-9, trainSeconds), PeakMemoryBytes(), clock.Elapsed.TotalSeconds);
         AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result));
@@ -225,6 +227,21 @@ public sealed class Trainer
         checkpoints.DeleteAll();
         log(string.Create(CultureInfo.InvariantCulture, $"done: {totalSteps} steps in {trainSeconds:0.0}s, final loss {lastLoss:0.0000}, output {output}"));
         return result;
+    }
+
+    /// <summary>
+    /// Logits of the trained model (eval mode) on the first training example, so anyone can check that the saved adapter
+    /// reloads to the model training ended with (<c>lorabuild logits --input-ids probe_logits.safetensors</c>).
+    /// </summary>
+    static void WriteProbe(CausalLM model, TokenizedExample example, string path)
+    {
+        using var scope = NewDisposeScope();
+        model.eval();
+        using var _ = no_grad();
+        var ids = tensor(example.InputIds.Select(i => (long)i).ToArray(), [1, example.Length]);
+        var logits = model.Forward(ids.to(model.Device)).to_type(ScalarType.Float32).cpu();
+        SafeTensorsWriter.Write(path, [KeyValuePair.Create("input_ids", ids), KeyValuePair.Create("logits", logits)]);
+        model.train();
     }
 
     void Report(string name, EncodingReport report)
