@@ -36,7 +36,7 @@ public static class TrainCommand
                 if (value is null) return;
                 var text = value switch
                 {
-                    string s => PathKeys.Contains(key) ? Path.GetFullPath(s) : s,
+                    string s => PathKeys.Contains(key) && s.Length > 0 ? Path.GetFullPath(s) : s,
                     IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                     _ => value.ToString(),
                 };

@@ -92,7 +92,7 @@ public sealed class TrainingConfig
     [
         new("base_model", "HF model folder", c => c.BaseModel, (c, v) => c.BaseModel = v.String("base_model")),
         new("dataset", "training JSONL", c => c.Dataset, (c, v) => c.Dataset = v.String("dataset"), "train_dataset"),
-        new("eval_dataset", "evaluation JSONL", c => c.EvalDataset, (c, v) => c.EvalDataset = v.String("eval_dataset")),
+        new("eval_dataset", "evaluation JSONL", c => c.EvalDataset, (c, v) => c.EvalDataset = string.IsNullOrEmpty(v.Scalar) ? null : v.String("eval_dataset")),
         new("output_dir", "where the adapter goes", c => c.OutputDir, (c, v) => c.OutputDir = v.String("output_dir")),
         new("method", "lora | full", c => c.Method, (c, v) => c.Method = v.OneOf("method", "lora", "full")),
         new("r", "LoRA rank", c => c.R, (c, v) => c.R = v.Int("r", 1), "rank"),
