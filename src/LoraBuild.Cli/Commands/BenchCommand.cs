@@ -18,23 +18,48 @@ public static class BenchCommand
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out") { Description = "JSON file for the results." };
+        var inProcess = new Option<bool>("--in-process") { Description = "Run all cases in this process (peak memory then carries over between cases)." };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var command = new Command("bench", "Benchmark LoRA/DoRA/QLoRA training steps (tokens/s, peak GPU memory).")
-            { shapes, methods, targets, batch, sequence, warmup, steps, output, device, dtype };
+            { shapes, methods, targets, batch, sequence, warmup, steps, output, inProcess, device, dtype };
         command.SetAction(parse =>
         {
-            var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
+            var cases = (from shape in parse.GetValue(shapes)!.Split(',')
+                         from target in parse.GetValue(targets)!.Split(',')
+                         from method in parse.GetValue(methods)!.Split(',')
+                         select new BenchCase(shape, method, target)).ToList();
             var results = new Dictionary<string, BenchResult>();
-            foreach (var shape in parse.GetValue(shapes)!.Split(','))
-            foreach (var target in parse.GetValue(targets)!.Split(','))
-            foreach (var method in parse.GetValue(methods)!.Split(','))
+            if (cases.Count > 1 && !parse.GetValue(inProcess))
             {
-                var result = TrainingBenchmark.Run(new BenchCase(shape, method, target), parse.GetValue(batch), parse.GetValue(sequence),
-                    parse.GetValue(warmup), parse.GetValue(steps), dev, type, Console.WriteLine);
-                results[$"{shape}/{method}/{target}"] = result;
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
+                // One process per case: each starts with an empty allocator, so peak memory is that case's alone.
+                foreach (var c in cases)
+                {
+                    var file = Path.Combine(Path.GetTempPath(), $"lorabuild-bench-{Guid.NewGuid():N}.json");
+                    var start = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+                    foreach (var a in new[] { typeof(BenchCommand).Assembly.Location, "bench", "--shapes", c.Shape, "--methods", c.Method, "--targets", c.Targets,
+                                 "--batch", parse.GetValue(batch).ToString(), "--seq", parse.GetValue(sequence).ToString(), "--warmup", parse.GetValue(warmup).ToString(),
+                                 "--steps", parse.GetValue(steps).ToString(), "--device", parse.GetValue(device)!, "--out", file })
+                        start.ArgumentList.Add(a);
+                    if (parse.GetValue(dtype) is { } t) { start.ArgumentList.Add("--dtype"); start.ArgumentList.Add(t); }
+                    using var child = System.Diagnostics.Process.Start(start)!;
+                    child.WaitForExit();
+                    if (child.ExitCode == 0 && File.Exists(file))
+                        foreach (var (key, value) in JsonSerializer.Deserialize<Dictionary<string, BenchResult>>(File.ReadAllText(file))!) results[key] = value;
+                    else Console.Error.WriteLine($"bench case {c} failed with exit code {child.ExitCode}");
+                    File.Delete(file);
+                }
+            }
+            else
+            {
+                var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
+                foreach (var c in cases)
+                {
+                    results[$"{c.Shape}/{c.Method}/{c.Targets}"] = TrainingBenchmark.Run(c, parse.GetValue(batch), parse.GetValue(sequence),
+                        parse.GetValue(warmup), parse.GetValue(steps), dev, type, Console.WriteLine);
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                }
             }
             if (parse.GetValue(output) is { } path)
                 AtomicFile.WriteAllText(path, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));

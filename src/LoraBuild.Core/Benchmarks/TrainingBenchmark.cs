@@ -11,7 +11,8 @@ namespace LoraBuild.Benchmarks;
 /// <summary>One benchmark case: a model shape, the LoRA variant and target set.</summary>
 public sealed record BenchCase(string Shape, string Method, string Targets);
 
-public sealed record BenchResult(string Shape, string Method, string Targets, double TokensPerSecond, double StepMilliseconds, double? PeakGiB, long Trainable, double Loss);
+public sealed record BenchResult(string Shape, string Method, string Targets, double TokensPerSecond, double StepMilliseconds, double? PeakGiB,
+    long Trainable, double Loss, double ForwardMilliseconds, double BackwardMilliseconds, double OptimizerMilliseconds);
 
 /// <summary>
 /// The training step of peft_bench.py (random-init LLaMA shapes, B x T random tokens, labels = inputs, AdamW lr 2e-4,
@@ -46,6 +47,8 @@ public static class TrainingBenchmark
     public static BenchResult Run(BenchCase c, int batch, int sequence, int warmup, int steps, Device device, ScalarType dtype, Action<string> log)
     {
         var config = Shapes[c.Shape];
+        // Create the CUDA context first, so the baseline excludes it as PyTorch's allocator statistics do.
+        using (ones(1, device: device)) Synchronize(device);
         using var sampler = device.type == TorchSharp.DeviceType.CUDA ? GpuMemorySampler.TryStart() : null;
         using var model = ModelInitializer.RandomInit(config, seed: 0, dtype: dtype, device: device);
         var targets = c.Targets == "qv" ? new[] { "q_proj", "v_proj" } : new[] { LoraConfig.AllLinear };
@@ -75,8 +78,30 @@ public static class TrainingBenchmark
         for (var i = 0; i < steps; i++) Step();
         Synchronize(device);
         var seconds = clock.Elapsed.TotalSeconds / steps;
-        var result = new BenchResult(c.Shape, c.Method, c.Targets, batch * sequence / seconds, seconds * 1000,
-            sampler is null ? null : sampler.PeakAboveBaseline / (double)(1L << 30), trainable.Sum(p => p.numel()), loss);
+        var peak = sampler is null ? (double?)null : sampler.PeakAboveBaseline / (double)(1L << 30);
+
+        // Where a step's time goes: the same step with a synchronisation after each phase.
+        double forward = 0, backward = 0, update = 0;
+        const int profiled = 3;
+        for (var i = 0; i < profiled; i++)
+        {
+            using var scope = NewDisposeScope();
+            var phase = Stopwatch.StartNew();
+            var tokenLoss = CausalLM.TokenLossSum(model.Forward(ids), ids) / (batch * (sequence - 1));
+            Synchronize(device);
+            forward += phase.Elapsed.TotalMilliseconds;
+            phase.Restart();
+            tokenLoss.backward();
+            Synchronize(device);
+            backward += phase.Elapsed.TotalMilliseconds;
+            phase.Restart();
+            optimizer.Update(2e-4);
+            optimizer.ZeroGrad();
+            Synchronize(device);
+            update += phase.Elapsed.TotalMilliseconds;
+        }
+        var result = new BenchResult(c.Shape, c.Method, c.Targets, batch * sequence / seconds, seconds * 1000, peak,
+            trainable.Sum(p => p.numel()), loss, forward / profiled, backward / profiled, update / profiled);
         log(JsonSerializer.Serialize(result));
         return result;
     }

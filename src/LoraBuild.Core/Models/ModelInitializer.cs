@@ -9,7 +9,10 @@ public static class ModelInitializer
     {
         var model = new CausalLM(config, dtype, device ?? CPU);
         using var _ = no_grad();
-        var generator = new TorchSharp.torch.Generator((ulong)seed, device ?? CPU);
+        // A CPU generator cannot fill CUDA tensors: seed the device's default generator there instead.
+        var onCuda = (device ?? CPU).type == TorchSharp.DeviceType.CUDA;
+        if (onCuda) cuda.manual_seed_all(seed);
+        using var generator = onCuda ? null : new TorchSharp.torch.Generator((ulong)seed, CPU);
         foreach (var (name, parameter) in model.CheckpointParameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1);

@@ -6,78 +6,141 @@ namespace LoraBuild.Training;
 
 /// <summary>
 /// AdamW exactly as torch.optim.AdamW (decoupled weight decay, bias correction, non-fused), on float32 state.
-/// With <c>paged</c> the moment estimates live in host memory and visit the device only for the update, so a
-/// CUDA run keeps optimizer state off the GPU (the role of bitsandbytes' paged optimizers).
+/// When every parameter is float32 on one device (LoRA, DoRA, full fine-tuning on CPU) the parameters and their
+/// gradients are re-pointed into two flat buffers, so an update, a gradient norm or a zeroing is a handful of kernels
+/// however many tensors an adapter has (hundreds), instead of a dozen launches per tensor.
+/// With <c>paged</c> the moment estimates live in host memory and visit the device only for the update, so a CUDA
+/// run keeps optimizer state off the GPU (the role of bitsandbytes' paged optimizers).
 /// </summary>
 public sealed class AdamW : IDisposable
 {
     readonly IReadOnlyList<Parameter> parameters;
-    readonly Tensor[] expAvg;
-    readonly Tensor[] expAvgSq;
     readonly double beta1, beta2, epsilon, weightDecay;
     readonly bool paged;
+    readonly Tensor flatParameters;
+    readonly Tensor flatGradients;
+    readonly Tensor expAvg;
+    readonly Tensor expAvgSq;
+    readonly long[] offsets;
 
     public AdamW(IReadOnlyList<Parameter> parameters, double beta1, double beta2, double epsilon, double weightDecay, bool paged)
     {
+        if (parameters.Count == 0) throw new ArgumentException("Nothing to optimise.", nameof(parameters));
+        var device = parameters[0].device;
+        if (parameters.Any(p => p.dtype != ScalarType.Float32 || p.device.type != device.type || p.device.index != device.index))
+            throw new ArgumentException("AdamW keeps float32 master values: every trainable tensor must be float32 on one device.", nameof(parameters));
         this.parameters = parameters;
         (this.beta1, this.beta2, this.epsilon, this.weightDecay, this.paged) = (beta1, beta2, epsilon, weightDecay, paged);
-        expAvg = new Tensor[parameters.Count];
-        expAvgSq = new Tensor[parameters.Count];
-        for (var i = 0; i < parameters.Count; i++)
+
+        offsets = new long[parameters.Count + 1];
+        for (var i = 0; i < parameters.Count; i++) offsets[i + 1] = offsets[i] + parameters[i].numel();
+        var total = offsets[^1];
+        flatParameters = empty(total, ScalarType.Float32, device);
+        flatGradients = zeros(total, ScalarType.Float32, device);
+        using (no_grad())
         {
-            var home = StateDevice(parameters[i]);
-            expAvg[i] = zeros(parameters[i].shape, ScalarType.Float32, home);
-            expAvgSq[i] = zeros(parameters[i].shape, ScalarType.Float32, home);
+            for (var i = 0; i < parameters.Count; i++)
+            {
+                var p = parameters[i];
+                using var slot = Slot(flatParameters, i);
+                slot.copy_(p);
+                p.set_(slot);
+                p.grad = Slot(flatGradients, i);
+            }
         }
+        var stateDevice = paged && device.type == DeviceType.CUDA ? CPU : device;
+        expAvg = zeros(total, ScalarType.Float32, stateDevice);
+        expAvgSq = zeros(total, ScalarType.Float32, stateDevice);
     }
 
     public long Step { get; private set; }
 
-    Device StateDevice(Parameter p) => paged && p.device.type == DeviceType.CUDA ? CPU : p.device;
+    /// <summary>All gradients as one float32 vector (views of it are the parameters' .grad).</summary>
+    public Tensor FlatGradients => flatGradients;
+
+    Tensor Slot(Tensor flat, int index) => flat.narrow(0, offsets[index], offsets[index + 1] - offsets[index]).view(parameters[index].shape);
 
     public void ZeroGrad()
     {
-        foreach (var p in parameters)
-            if (p.grad is { } g) g.zero_();
+        // Backward accumulates into the views in place; a parameter whose .grad was replaced is put back.
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            var g = parameters[i].grad;
+            if (g is null || !IsSlot(g, i))
+            {
+                using (no_grad())
+                {
+                    if (g is not null) Slot(flatGradients, i).copy_(g);
+                    parameters[i].grad = Slot(flatGradients, i);
+                }
+            }
+        }
+        flatGradients.zero_();
+    }
+
+    /// <summary>Global L2 norm of the gradients, scaled down to <paramref name="maxNorm"/> when above it (clip_grad_norm_).</summary>
+    public double ClipGradients(double maxNorm)
+    {
+        SyncGradients();
+        using var norm = linalg.vector_norm(flatGradients);
+        var total = norm.item<float>();
+        var coefficient = maxNorm / (total + 1e-6);
+        if (coefficient < 1) flatGradients.mul_(coefficient);
+        return total;
     }
 
     public void Update(double learningRate)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        SyncGradients();
         Step++;
         var biasCorrection1 = 1 - Math.Pow(beta1, Step);
         var biasCorrection2 = 1 - Math.Pow(beta2, Step);
         var stepSize = learningRate / biasCorrection1;
-        var sqrtBiasCorrection2 = Math.Sqrt(biasCorrection2);
+        var m = paged ? expAvg.to(flatParameters.device) : expAvg;
+        var v = paged ? expAvgSq.to(flatParameters.device) : expAvgSq;
+        if (weightDecay != 0) flatParameters.mul_(1 - learningRate * weightDecay);
+        m.mul_(beta1).add_(flatGradients, alpha: 1 - beta1);
+        v.mul_(beta2).addcmul_(flatGradients, flatGradients, value: 1 - beta2);
+        var denominator = (v.sqrt() / Math.Sqrt(biasCorrection2)).add_(epsilon);
+        flatParameters.addcdiv_(m, denominator, value: -stepSize);
+        if (paged)
+        {
+            expAvg.copy_(m);
+            expAvgSq.copy_(v);
+        }
+    }
+
+    /// <summary>If autograd replaced a parameter's .grad instead of accumulating into its view, fold it back in.</summary>
+    void SyncGradients()
+    {
+        using var _ = no_grad();
         for (var i = 0; i < parameters.Count; i++)
         {
-            using var scope = NewDisposeScope();
-            var p = parameters[i];
-            if (p.grad is null) continue;
-            var grad = p.grad.to_type(ScalarType.Float32);
-            var m = paged ? expAvg[i].to(p.device) : expAvg[i];
-            var v = paged ? expAvgSq[i].to(p.device) : expAvgSq[i];
-            if (weightDecay != 0) p.mul_(1 - learningRate * weightDecay);
-            m.mul_(beta1).add_(grad, alpha: 1 - beta1);
-            v.mul_(beta2).addcmul_(grad, grad, value: 1 - beta2);
-            var denominator = (v.sqrt() / sqrtBiasCorrection2).add_(epsilon);
-            var update = (m / denominator) * -stepSize;
-            p.add_(update.to_type(p.dtype));
-            if (paged && !ReferenceEquals(m, expAvg[i]))
+            var g = parameters[i].grad;
+            if (g is not null && !IsSlot(g, i))
             {
-                expAvg[i].copy_(m);
-                expAvgSq[i].copy_(v);
+                Slot(flatGradients, i).copy_(g);
+                parameters[i].grad = Slot(flatGradients, i);
             }
         }
     }
 
-    /// <summary>Optimizer state for checkpoints: moments by parameter index, and the step count.</summary>
+    bool IsSlot(Tensor gradient, int index)
+    {
+        using var storage = gradient.storage<float>();
+        using var flat = flatGradients.storage<float>();
+        return storage.data_ptr() == flat.data_ptr() && gradient.storage_offset() == offsets[index];
+    }
+
+    /// <summary>Optimizer state for checkpoints: moments by parameter index.</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> State()
     {
         for (var i = 0; i < parameters.Count; i++)
         {
-            yield return KeyValuePair.Create($"exp_avg.{i}", expAvg[i]);
-            yield return KeyValuePair.Create($"exp_avg_sq.{i}", expAvgSq[i]);
+            yield return KeyValuePair.Create($"exp_avg.{i}", Slot(expAvg, i));
+            yield return KeyValuePair.Create($"exp_avg_sq.{i}", Slot(expAvgSq, i));
         }
     }
 
@@ -88,15 +151,17 @@ public sealed class AdamW : IDisposable
         {
             using var m = read($"exp_avg.{i}");
             using var v = read($"exp_avg_sq.{i}");
-            expAvg[i].copy_(m);
-            expAvgSq[i].copy_(v);
+            using var mSlot = Slot(expAvg, i);
+            using var vSlot = Slot(expAvgSq, i);
+            mSlot.copy_(m);
+            vSlot.copy_(v);
         }
         Step = step;
     }
 
     public void Dispose()
     {
-        foreach (var t in expAvg) t?.Dispose();
-        foreach (var t in expAvgSq) t?.Dispose();
+        expAvg.Dispose();
+        expAvgSq.Dispose();
     }
 }

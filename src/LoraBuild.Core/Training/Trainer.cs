@@ -62,6 +62,8 @@ public sealed class Trainer
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, $"device: cuda, but the libtorch in use ({runtime.LibTorchDirectory}) has no usable CUDA device.");
         var device = useCuda ? CUDA : CPU;
         var dtype = config.Dtype switch { "float32" => ScalarType.Float32, "bfloat16" => ScalarType.BFloat16, _ => useCuda ? ScalarType.BFloat16 : ScalarType.Float32 };
+        if (config.Method == "full" && dtype != ScalarType.Float32)
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32.");
         var output = Path.GetFullPath(config.OutputDir!);
         Directory.CreateDirectory(output);
 
@@ -159,7 +161,7 @@ public sealed class Trainer
                     $"Loss became {loss} at step {step + 1}; training stopped. " + (last is null ? "No checkpoint was written yet." : $"The last good checkpoint is kept at {last}.") +
                     " Lower learning_rate or check the data.", config.Dataset);
             }
-            if (config.MaxGradNorm > 0) ClipGradients(trainable, config.MaxGradNorm);
+            if (config.MaxGradNorm > 0) optimizer.ClipGradients(config.MaxGradNorm);
             optimizer.Update(learningRate);
             optimizer.ZeroGrad();
             lastLoss = loss;
@@ -271,19 +273,6 @@ public sealed class Trainer
             else if (e.ValueKind == JsonValueKind.Array) foreach (var x in e.EnumerateArray()) ids.Add(x.GetInt32());
         }
         return ids;
-    }
-
-    static void ClipGradients(IReadOnlyList<Parameter> parameters, double maxNorm)
-    {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var grads = parameters.Where(p => p.grad is not null).Select(p => p.grad!).ToList();
-        if (grads.Count == 0) return;
-        var norms = stack(grads.Select(g => linalg.vector_norm(g.to_type(ScalarType.Float32))).ToArray());
-        var total = linalg.vector_norm(norms).item<float>();
-        var coefficient = maxNorm / (total + 1e-6);
-        if (coefficient < 1)
-            foreach (var g in grads) g.mul_(coefficient);
     }
 
     static long PeakMemoryBytes()
