@@ -40,7 +40,16 @@ public class AdapterParityTests
 
     [Theory]
     [MemberData(nameof(FamiliesAndKinds))]
-    public void Adapter_gradients_match_peft(string family, string kind)
+    public void Adapter_gradients_match_peft(string family, string kind) => GradientsMatchPeft(family, kind, checkpointing: false);
+
+    /// <summary>Gradient checkpointing recomputes each layer in backward; the gradients must not change.</summary>
+    [Theory]
+    [InlineData("llama", "lora")]
+    [InlineData("phi3", "dora")]
+    [InlineData("qwen2", "lora")]
+    public void Adapter_gradients_match_peft_with_gradient_checkpointing(string family, string kind) => GradientsMatchPeft(family, kind, checkpointing: true);
+
+    static void GradientsMatchPeft(string family, string kind, bool checkpointing)
     {
         using var scope = NewDisposeScope();
         using var golden = SafeTensorsFile.Open(TestPaths.Hf(family, "golden.safetensors"));
@@ -48,6 +57,7 @@ public class AdapterParityTests
         using var model = ModelLoader.Load(TestPaths.Hf(family));
         PeftAdapter.Load(TestPaths.Hf(family, $"adapter-{kind}"), model, "default");
         LoraModel.SetActiveAdapters(model, "default");
+        model.Model.GradientCheckpointing = checkpointing;
         model.train();
         var ids = golden.Read("input_ids");
         CausalLM.CausalLmLoss(model.Forward(ids), ids).backward();

@@ -18,17 +18,19 @@ public static class BenchCommand
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out") { Description = "JSON file for the results." };
+        var checkpointing = new Option<string>("--gradient-checkpointing") { DefaultValueFactory = _ => "off", Description = "off | on | both" };
         var inProcess = new Option<bool>("--in-process") { Description = "Run all cases in this process (peak memory then carries over between cases)." };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var command = new Command("bench", "Benchmark LoRA/DoRA/QLoRA training steps (tokens/s, peak GPU memory).")
-            { shapes, methods, targets, batch, sequence, warmup, steps, output, inProcess, device, dtype };
+            { shapes, methods, targets, batch, sequence, warmup, steps, output, checkpointing, inProcess, device, dtype };
         command.SetAction(parse =>
         {
             var cases = (from shape in parse.GetValue(shapes)!.Split(',')
                          from target in parse.GetValue(targets)!.Split(',')
                          from method in parse.GetValue(methods)!.Split(',')
-                         select new BenchCase(shape, method, target)).ToList();
+                         from gc in parse.GetValue(checkpointing) switch { "on" => new[] { true }, "both" => new[] { false, true }, _ => new[] { false } }
+                         select new BenchCase(shape, method, target, gc)).ToList();
             var results = new Dictionary<string, BenchResult>();
             if (cases.Count > 1 && !parse.GetValue(inProcess))
             {
@@ -39,7 +41,8 @@ public static class BenchCommand
                     var start = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
                     foreach (var a in new[] { typeof(BenchCommand).Assembly.Location, "bench", "--shapes", c.Shape, "--methods", c.Method, "--targets", c.Targets,
                                  "--batch", parse.GetValue(batch).ToString(), "--seq", parse.GetValue(sequence).ToString(), "--warmup", parse.GetValue(warmup).ToString(),
-                                 "--steps", parse.GetValue(steps).ToString(), "--device", parse.GetValue(device)!, "--out", file })
+                                 "--steps", parse.GetValue(steps).ToString(), "--device", parse.GetValue(device)!, "--out", file,
+                                 "--gradient-checkpointing", c.GradientCheckpointing ? "on" : "off" })
                         start.ArgumentList.Add(a);
                     if (parse.GetValue(dtype) is { } t) { start.ArgumentList.Add("--dtype"); start.ArgumentList.Add(t); }
                     using var child = System.Diagnostics.Process.Start(start)!;
@@ -55,7 +58,7 @@ public static class BenchCommand
                 var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
                 foreach (var c in cases)
                 {
-                    results[$"{c.Shape}/{c.Method}/{c.Targets}"] = TrainingBenchmark.Run(c, parse.GetValue(batch), parse.GetValue(sequence),
+                    results[$"{c.Shape}/{c.Method}/{c.Targets}{(c.GradientCheckpointing ? "/gc" : "")}"] = TrainingBenchmark.Run(c, parse.GetValue(batch), parse.GetValue(sequence),
                         parse.GetValue(warmup), parse.GetValue(steps), dev, type, Console.WriteLine);
                     GC.Collect();
                     GC.WaitForPendingFinalizers();

@@ -93,7 +93,7 @@ public sealed class LoraLinear : nn.Module
         foreach (var name in active)
         {
             var adapter = adapters[name];
-            result = adapter.UseDora ? result + DoraDelta(x, result, baseWeight, adapter) : result + LoraDelta(x, adapter);
+            result = adapter.UseDora ? result + DoraDelta(x, result, baseWeight, adapter) : AddLora(result, x, adapter);
         }
         return scope.MoveToOuter(result);
     }
@@ -101,12 +101,15 @@ public sealed class LoraLinear : nn.Module
     Tensor Dropout(Tensor x, LoraAdapterWeights adapter) =>
         training && adapter.Dropout > 0 ? F.dropout(x, adapter.Dropout, training: true) : x;
 
-    Tensor LoraDelta(Tensor x, LoraAdapterWeights adapter)
+    /// <summary>result + s·B·A·x, with the scale folded into B and the sum done by the GEMM itself (addmm), not extra passes.</summary>
+    Tensor AddLora(Tensor result, Tensor x, LoraAdapterWeights adapter)
     {
         var input = Dropout(x, adapter);
         var a = adapter.LoraA.to_type(x.dtype);
-        var b = adapter.LoraB.to_type(x.dtype);
-        return F.linear(F.linear(input, a), b) * adapter.Scaling;
+        var scaledB = (adapter.LoraB * adapter.Scaling).to_type(x.dtype);
+        var down = F.linear(input, a).reshape(-1, a.shape[0]);
+        var flat = result.reshape(-1, result.shape[^1]);
+        return flat.addmm(down, scaledB.t()).view(result.shape);
     }
 
     /// <summary>

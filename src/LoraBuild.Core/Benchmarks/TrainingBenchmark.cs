@@ -9,9 +9,9 @@ using static TorchSharp.torch;
 namespace LoraBuild.Benchmarks;
 
 /// <summary>One benchmark case: a model shape, the LoRA variant and target set.</summary>
-public sealed record BenchCase(string Shape, string Method, string Targets);
+public sealed record BenchCase(string Shape, string Method, string Targets, bool GradientCheckpointing = false);
 
-public sealed record BenchResult(string Shape, string Method, string Targets, double TokensPerSecond, double StepMilliseconds, double? PeakGiB,
+public sealed record BenchResult(string Shape, string Method, string Targets, bool GradientCheckpointing, double TokensPerSecond, double StepMilliseconds, double? PeakGiB,
     long Trainable, double Loss, double ForwardMilliseconds, double BackwardMilliseconds, double OptimizerMilliseconds);
 
 /// <summary>
@@ -57,6 +57,7 @@ public static class TrainingBenchmark
         manual_seed(0);
         LoraModel.AddAdapter(model, "bench", loraConfig);
         LoraModel.SetActiveAdapters(model, "bench");
+        model.Model.GradientCheckpointing = c.GradientCheckpointing;
         var trainable = LoraModel.AdapterParameters(model, "bench").Select(p => p.Parameter).ToList();
         using var optimizer = new Training.AdamW(trainable, 0.9, 0.999, 1e-8, 0.01, paged: false);
         model.train();
@@ -100,7 +101,7 @@ public static class TrainingBenchmark
             Synchronize(device);
             update += phase.Elapsed.TotalMilliseconds;
         }
-        var result = new BenchResult(c.Shape, c.Method, c.Targets, batch * sequence / seconds, seconds * 1000, peak,
+        var result = new BenchResult(c.Shape, c.Method, c.Targets, c.GradientCheckpointing, batch * sequence / seconds, seconds * 1000, peak,
             trainable.Sum(p => p.numel()), loss, forward / profiled, backward / profiled, update / profiled);
         log(JsonSerializer.Serialize(result));
         return result;

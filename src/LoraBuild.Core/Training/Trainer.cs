@@ -53,8 +53,6 @@ public sealed class Trainer
     public TrainingResult Run(bool resume, CancellationToken cancellation = default)
     {
         config.Validate("training configuration");
-        if (config.GradientCheckpointing)
-            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "gradient_checkpointing is not available yet in this version of the worker.");
         var clock = Stopwatch.StartNew();
         var runtime = TorchRuntime.EnsureLoaded();
         var useCuda = config.Device == "cuda" || (config.Device == "auto" && runtime.CudaAvailable);
@@ -94,6 +92,7 @@ public sealed class Trainer
 
         using var model = ModelLoader.Load(config.BaseModel!, dtype, device);
         var full = config.Method == "full";
+        model.Model.GradientCheckpointing = config.GradientCheckpointing;
         var loraConfig = config.ToLoraConfig();
         if (!full)
         {
