@@ -72,6 +72,7 @@ public static class TrainingBenchmark
             optimizer.Update(2e-4);
             optimizer.ZeroGrad();
             loss = tokenLoss.item<float>();
+            if (c.GradientCheckpointing) CheckpointedLayer.ReleaseFinishedNodes();
         }
         for (var i = 0; i < warmup; i++) Step();
         Synchronize(device);

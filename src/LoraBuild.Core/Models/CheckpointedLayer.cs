@@ -30,14 +30,35 @@ public sealed class CheckpointedLayer : autograd.SingleTensorFunction<Checkpoint
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        // Every handle made here is disposed: TorchSharp wraps these natively owned tensors in managed objects whose
+        // finalizers would otherwise hold GPU memory until a garbage collection that GPU pressure never triggers.
         var saved = ctx.get_saved_variables();
-        var layer = (DecoderLayer)ctx.get_data("layer");
-        Seed((long)ctx.get_data("seed"), saved[0].device);
-        using var recording = enable_grad();
-        using var input = saved[0].detach().requires_grad_(true);
-        using var output = layer.Forward(input, saved[1], saved[2], null, 0);
-        output.backward([gradOutput]);
-        return [input.grad!.detach().clone(), null!, null!, null!];
+        try
+        {
+            var layer = (DecoderLayer)ctx.get_data("layer");
+            Seed((long)ctx.get_data("seed"), saved[0].device);
+            using var recording = enable_grad();
+            using var input = saved[0].detach().requires_grad_(true);
+            using (var output = layer.Forward(input, saved[1], saved[2], null, 0))
+                output.backward([gradOutput]);
+            using var inputGrad = input.grad!;
+            return [inputGrad.detach().clone(), null!, null!, null!];
+        }
+        finally
+        {
+            foreach (var t in saved) t.Dispose();
+            gradOutput.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// TorchSharp's function nodes keep an empty_like of each output until they are finalised; after a checkpointed
+    /// step, collect them so that memory returns to the allocator now rather than at some later garbage collection.
+    /// </summary>
+    public static void ReleaseFinishedNodes()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
     }
 
     static void Seed(long seed, Device device)

@@ -163,6 +163,7 @@ public sealed class Trainer
             if (config.MaxGradNorm > 0) optimizer.ClipGradients(config.MaxGradNorm);
             optimizer.Update(learningRate);
             optimizer.ZeroGrad();
+            if (config.GradientCheckpointing) CheckpointedLayer.ReleaseFinishedNodes();
             lastLoss = loss;
 
             var done = step + 1;
