@@ -15,7 +15,7 @@ public static class FileHashes
     static readonly ConcurrentDictionary<string, Entry> Memory = new();
     static readonly object Gate = new();
 
-    public static string CacheFile => Path.Combine(Native.TorchRuntime.CacheRoot(), "file-hashes.json");
+    public static string CacheFile => Path.Combine(CachePaths.Root(), "file-hashes.json");
 
     public static string Sha256(string path)
     {

@@ -215,14 +215,5 @@ public static class TorchRuntime
         return null;
     }
 
-    /// <summary>Per-user cache this product owns: $LORABUILD_CACHE_DIR, else $XDG_CACHE_HOME/lorabuild, else ~/.cache/lorabuild.</summary>
-    public static string CacheRoot()
-    {
-        if (Environment.GetEnvironmentVariable("LORABUILD_CACHE_DIR") is { Length: > 0 } custom) return custom;
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var baseDir = string.IsNullOrEmpty(xdg)
-            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache")
-            : xdg;
-        return Path.Combine(baseDir, "lorabuild");
-    }
+    public static string CacheRoot() => IO.CachePaths.Root();
 }

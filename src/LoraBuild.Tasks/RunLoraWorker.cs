@@ -1,0 +1,80 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace LoraBuild.Tasks;
+
+/// <summary>
+/// Launches the lorabuild worker (a separate process: TorchSharp never loads into MSBuild) for one adapter.
+/// Progress lines become build messages; canonical "file(line): error LBxxxx: ..." lines become coded build errors.
+/// </summary>
+public sealed class RunLoraWorker : ToolTask
+{
+    static readonly Regex Progress = new(@"^(step \d+/\d+|eval|base model eval|checkpoint:|resumed|done:|model:|train data|eval data|packing)", RegexOptions.Compiled);
+
+    [Required] public ITaskItem Adapter { get; set; } = null!;
+    [Required] public string WorkerPath { get; set; } = "";
+    /// <summary>train or merge.</summary>
+    [Required] public string Command { get; set; } = "train";
+    public string Device { get; set; } = "auto";
+    public string TorchBackend { get; set; } = "cpu";
+    public string? LibTorchDirectory { get; set; }
+    public string? DotNetHost { get; set; }
+
+    protected override string ToolName => "dotnet";
+
+    protected override string GenerateFullPathToTool() =>
+        !string.IsNullOrEmpty(DotNetHost) ? DotNetHost! :
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+
+    protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.Normal;
+
+    protected override string GenerateCommandLineCommands()
+    {
+        var args = new CommandLineBuilder();
+        args.AppendFileNameIfNotNull(WorkerPath);
+        var run = Adapter.GetMetadata("RunDirectory");
+        if (Command == "merge")
+        {
+            args.AppendSwitch("merge");
+            args.AppendSwitchIfNotNull("--model ", Path.GetFullPath(Adapter.GetMetadata("BaseModel")));
+            args.AppendSwitchIfNotNull("--adapter ", Path.Combine(run, "adapter"));
+            args.AppendSwitchIfNotNull("--out ", Path.Combine(Adapter.GetMetadata("WorkDirectory"), "merged"));
+            return args.ToString();
+        }
+        args.AppendSwitch("train");
+        var config = Adapter.GetMetadata("Config");
+        if (!string.IsNullOrEmpty(config)) args.AppendSwitchIfNotNull("--config ", Path.GetFullPath(config));
+        args.AppendSwitchIfNotNull("--out ", run.TrimEnd(Path.DirectorySeparatorChar));
+        args.AppendSwitchIfNotNull("--device ", Device);
+        foreach (var (key, value) in AdapterSettings.WorkerSettings(Adapter)) args.AppendSwitchIfNotNull("--set ", $"{key}={value}");
+        args.AppendSwitch("--resume");
+        return args.ToString();
+    }
+
+    protected override bool ValidateParameters()
+    {
+        if (File.Exists(WorkerPath)) return true;
+        Log.LogError(null, "LB0204", null, null, 0, 0, 0, 0, "The lorabuild worker was not found at '{0}'.", WorkerPath);
+        return false;
+    }
+
+    public override bool Execute()
+    {
+        var environment = new List<string>(EnvironmentVariables ?? []);
+        if (TorchBackend == "system") environment.Add("LORABUILD_TORCH_BACKEND=system");
+        if (!string.IsNullOrEmpty(LibTorchDirectory)) environment.Add("LORABUILD_TORCH_LIB_DIR=" + LibTorchDirectory);
+        EnvironmentVariables = environment.ToArray();
+        Log.LogMessage(MessageImportance.High, "LoraAdapter '{0}': lorabuild {1} ...", Adapter.ItemSpec, Command);
+        return base.Execute() && !Log.HasLoggedErrors;
+    }
+
+    protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
+    {
+        if (Progress.IsMatch(singleLine))
+            Log.LogMessage(MessageImportance.High, "  {0}: {1}", Adapter.ItemSpec, singleLine);
+        else
+            base.LogEventsFromTextOutput(singleLine, messageImportance);
+    }
+}

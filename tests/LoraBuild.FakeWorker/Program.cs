@@ -1,0 +1,56 @@
+// A stand-in for the lorabuild worker in tests of the SDK's target logic: it records each invocation and writes the
+// files a real run writes, with metrics taken from FAKE_WORKER_* environment variables, in milliseconds instead of minutes.
+using System.Text.Json;
+
+var log = Environment.GetEnvironmentVariable("FAKE_WORKER_LOG");
+if (log is not null) File.AppendAllText(log, string.Join(" ", args) + "\n");
+string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+var settings = args.Select((a, i) => (a, i)).Where(p => p.a == "--set").Select(p => args[p.i + 1].Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+
+switch (args.FirstOrDefault())
+{
+    case "train":
+    {
+        if (Environment.GetEnvironmentVariable("FAKE_WORKER_FAIL") is { } failure)
+        {
+            Console.Error.WriteLine(failure);
+            return 1;
+        }
+        var output = Option("--out")!;
+        var adapter = Path.Combine(output, "adapter");
+        Directory.CreateDirectory(adapter);
+        Console.WriteLine("step 1/2 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.50 eta 00:00:01");
+        Console.WriteLine("step 2/2 loss 1.0000 lr 0.00e+00 tokens/s 100 epoch 1.00 eta 00:00:00");
+        File.WriteAllText(Path.Combine(adapter, "adapter_config.json"), JsonSerializer.Serialize(new
+        {
+            r = int.Parse(settings.GetValueOrDefault("r", "8")), lora_alpha = 16, lora_dropout = 0.0, use_dora = settings.GetValueOrDefault("use_dora") == "true",
+            target_modules = new[] { "q_proj", "v_proj" }, peft_type = "LORA",
+        }));
+        File.WriteAllBytes(Path.Combine(adapter, "adapter_model.safetensors"), [8, 0, 0, 0, 0, 0, 0, 0, (byte)'{', (byte)'}', 32, 32, 32, 32, 32, 32]);
+        File.WriteAllText(Path.Combine(adapter, "lorabuild.json"), JsonSerializer.Serialize(new { quantization = settings.GetValueOrDefault("quantization", "none"), double_quant = true, base_model_sha256 = "fakebasehash", fingerprint = "fake", worker_version = "fake" }));
+        double Env(string name, double fallback) => double.TryParse(Environment.GetEnvironmentVariable(name), System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : fallback;
+        object? eval = settings.ContainsKey("eval_dataset")
+            ? new { eval_loss = Env("FAKE_WORKER_EVAL_LOSS", 0.5), perplexity = Math.Exp(Env("FAKE_WORKER_EVAL_LOSS", 0.5)), token_accuracy = 0.9, exact_match = Env("FAKE_WORKER_EXACT_MATCH", 0.95) }
+            : null;
+        object? baseEval = eval is null ? null : new { eval_loss = 3.0, perplexity = Math.Exp(3.0), token_accuracy = 0.4, exact_match = 0.0 };
+        File.WriteAllText(Path.Combine(output, "metrics.json"), JsonSerializer.Serialize(new
+        {
+            steps = 2, final_train_loss = 1.0, trainable_parameters = 1024, trainable_percent = 1.5, eval, base_eval = baseEval,
+        }));
+        File.WriteAllText(Path.Combine(output, "loss_curve.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n");
+        File.WriteAllText(Path.Combine(output, "run.json"), "{}");
+        Console.WriteLine($"done: 2 steps, output {output}");
+        return 0;
+    }
+    case "merge":
+    {
+        var output = Option("--out")!;
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "config.json"), "{}");
+        File.WriteAllText(Path.Combine(output, "model.safetensors"), "");
+        return 0;
+    }
+    default:
+        Console.Error.WriteLine("fake worker: unknown command " + args.FirstOrDefault());
+        return 2;
+}

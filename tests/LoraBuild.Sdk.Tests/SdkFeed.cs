@@ -1,0 +1,59 @@
+using System.Diagnostics;
+
+namespace LoraBuild.Sdk.Tests;
+
+/// <summary>
+/// The SDK packed once per test run, with a version of its own, into a folder feed: test projects restore it from there
+/// (as microsoft/MSBuildSdks' tests do), and the unique version keeps a stale copy in the NuGet cache from ever being used.
+/// </summary>
+public sealed class SdkFeed
+{
+    public static readonly SdkFeed Instance = new();
+
+    SdkFeed()
+    {
+        RepoRoot = FindRepoRoot();
+        Directory = Path.Combine(Path.GetTempPath(), "lorabuild-sdk-feed", Guid.NewGuid().ToString("N")[..8]);
+        Version = $"1.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}";
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+        FakeWorker = Path.Combine(RepoRoot, "tests", "LoraBuild.FakeWorker", "bin", configuration, "net10.0", "LoraBuild.FakeWorker.dll");
+        var result = DotNet.Run(RepoRoot, new Dictionary<string, string?>(), "pack", Path.Combine(RepoRoot, "sdk", "LoraBuild.Sdk"), "-c", configuration,
+            $"-p:Version={Version}", "-o", Directory);
+        if (result.ExitCode != 0) throw new InvalidOperationException("packing the SDK failed:\n" + result.Output);
+    }
+
+    public string RepoRoot { get; }
+    public string Directory { get; }
+    public string Version { get; }
+    public string FakeWorker { get; }
+
+    static string FindRepoRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "LoraBuild.sln"))) dir = Path.GetDirectoryName(dir);
+        return dir ?? throw new InvalidOperationException("LoraBuild.sln not found");
+    }
+}
+
+/// <summary>Runs the dotnet CLI the way a user would, without the test host's MSBuild environment leaking in.</summary>
+public static class DotNet
+{
+    public sealed record Result(int ExitCode, string Output, TimeSpan Elapsed);
+
+    public static Result Run(string directory, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (args[0] is "build" or "pack" or "clean" or "restore")
+            foreach (var a in new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:n" }) start.ArgumentList.Add(a);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k == "DOTNET_HOST_PATH").ToList())
+            start.Environment.Remove(key);
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(600_000)) { process.Kill(true); throw new TimeoutException("dotnet " + string.Join(' ', args)); }
+        return new Result(process.ExitCode, output.Result + error.Result, clock.Elapsed);
+    }
+}

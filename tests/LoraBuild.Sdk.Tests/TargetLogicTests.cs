@@ -1,0 +1,144 @@
+using System.IO.Compression;
+
+namespace LoraBuild.Sdk.Tests;
+
+/// <summary>The SDK's targets with the fake worker: incrementality, gates, bad metadata, packing.</summary>
+public class TargetLogicTests
+{
+    const string Adapter = """
+          <ItemGroup>
+            <LoraAdapter Include="speller" BaseModel="models/base" Dataset="data/spell-train.jsonl" EvalDataset="data/spell-eval.jsonl" Rank="8" Alpha="16" />
+          </ItemGroup>
+        """;
+
+    [Fact]
+    public void Unchanged_inputs_skip_the_worker_and_a_dataset_byte_retrains()
+    {
+        var project = new AdapterProject(Adapter);
+        var first = project.Run("build");
+        Assert.True(first.ExitCode == 0, first.Output);
+        Assert.Equal(1, project.WorkerLaunches);
+        Assert.Contains("speller: step 2/2 loss", first.Output);
+        Assert.True(File.Exists(Path.Combine(project.Directory, "bin", "lora", "speller", "adapter_model.safetensors")));
+
+        var second = project.Run("build");
+        Assert.True(second.ExitCode == 0, second.Output);
+        Assert.Equal(1, project.WorkerLaunches);
+        Assert.Contains("LoraAdapter 'speller' is up to date", second.Output);
+
+        // An unrelated file: still up to date.
+        File.WriteAllText(Path.Combine(project.Directory, "data", "notes.txt"), "unrelated");
+        Assert.Equal(0, project.Run("build").ExitCode);
+        Assert.Equal(1, project.WorkerLaunches);
+
+        // One byte of the dataset: retrain.
+        File.AppendAllText(Path.Combine(project.Directory, "data", "spell-train.jsonl"), " ");
+        Assert.Equal(0, project.Run("build").ExitCode);
+        Assert.Equal(2, project.WorkerLaunches);
+
+        // A hyperparameter: retrain.
+        File.WriteAllText(project.ProjectFile, File.ReadAllText(project.ProjectFile).Replace("Rank=\"8\"", "Rank=\"16\""));
+        Assert.Equal(0, project.Run("build").ExitCode);
+        Assert.Equal(3, project.WorkerLaunches);
+        Assert.Contains("--set r=16", File.ReadAllLines(project.WorkerLog)[^1]);
+
+        // Clean removes the outputs; the next build trains again.
+        Assert.Equal(0, project.Run("clean").ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(project.Directory, "bin", "lora")));
+        Assert.False(Directory.Exists(Path.Combine(project.Directory, "obj", "lorabuild")));
+    }
+
+    [Fact]
+    public void Failed_gate_fails_the_build_and_produces_no_package()
+    {
+        var project = new AdapterProject(Adapter + """
+              <ItemGroup>
+                <LoraEvalGate Include="speller" Metric="exact_match" Min="0.9" />
+                <LoraEvalGate Include="speller" Metric="eval_loss" MinImprovementOverBase="1.0" />
+              </ItemGroup>
+            """);
+        project.Environment["FAKE_WORKER_EXACT_MATCH"] = "0.5";
+        var pack = project.Run("pack", "-o", "packages");
+        Assert.NotEqual(0, pack.ExitCode);
+        Assert.Matches(@"Adapters\.csproj\(\d+\): error LB0210: Evaluation gate failed: adapter 'speller' exact_match = 0\.5 \(base model 0\): below Min 0\.9", pack.Output);
+        Assert.Contains("gate speller eval_loss = 0.5 (base 3), improvement over base >= 1: passed", pack.Output);
+        Assert.False(Directory.Exists(Path.Combine(project.Directory, "packages")) && Directory.GetFiles(Path.Combine(project.Directory, "packages"), "*.nupkg").Length > 0);
+    }
+
+    [Theory]
+    [InlineData("Rank=\"abc\"", "Rank=\"abc\" is not a non-negative integer")]
+    [InlineData("Quantization=\"nf5\"", "Quantization=\"nf5\" is not one of none, nf4")]
+    [InlineData("UseDora=\"maybe\"", "UseDora=\"maybe\" is not true or false")]
+    public void Bad_metadata_names_item_metadata_and_line(string metadata, string message)
+    {
+        var project = new AdapterProject($"""
+              <ItemGroup>
+                <LoraAdapter Include="speller" BaseModel="models/base" Dataset="data/spell-train.jsonl" {metadata} />
+              </ItemGroup>
+            """);
+        var build = project.Run("build");
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains($"Adapters.csproj({project.LineOf("<LoraAdapter")}): error LB0201: LoraAdapter 'speller': {message}", build.Output);
+        Assert.Equal(0, project.WorkerLaunches);
+    }
+
+    [Theory]
+    [InlineData("BaseModel=\"models/base\"", "needs Dataset")]
+    [InlineData("Dataset=\"data/spell-train.jsonl\"", "needs BaseModel")]
+    public void Missing_base_model_or_dataset_is_an_error(string metadata, string message)
+    {
+        var project = new AdapterProject($"""
+              <ItemGroup>
+                <LoraAdapter Include="speller" {metadata} />
+              </ItemGroup>
+            """);
+        var build = project.Run("build");
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains($"Adapters.csproj({project.LineOf("<LoraAdapter")}): error LB0202: LoraAdapter 'speller' {message}", build.Output);
+    }
+
+    [Fact]
+    public void Worker_errors_become_coded_build_errors_with_the_dataset_line()
+    {
+        var project = new AdapterProject(Adapter);
+        project.Environment["FAKE_WORKER_FAIL"] = "/data/train.jsonl(17): error LB0101: not valid JSON.";
+        var build = project.Run("build");
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains("/data/train.jsonl(17): error LB0101: not valid JSON.", build.Output);
+        Assert.False(File.Exists(Path.Combine(project.Directory, "obj", "lorabuild", "speller", "lorabuild.fingerprint")));
+    }
+
+    [Fact]
+    public void Pack_ships_the_adapter_model_card_and_consumer_props()
+    {
+        var project = new AdapterProject(Adapter);
+        var pack = project.Run("pack", "-o", "packages");
+        Assert.True(pack.ExitCode == 0, pack.Output);
+        var nupkg = Path.Combine(project.Directory, "packages", "Contoso.Adapters.2.1.0.nupkg");
+        using var archive = ZipFile.OpenRead(nupkg);
+        var files = archive.Entries.Select(e => e.FullName).Where(n => !n.StartsWith("package/") && !n.StartsWith("_rels/") && n != "[Content_Types].xml").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(
+        [
+            "Contoso.Adapters.nuspec",
+            "README.md",
+            "buildTransitive/Contoso.Adapters.props",
+            "lora/speller/adapter_config.json",
+            "lora/speller/adapter_model.safetensors",
+            "lora/speller/lorabuild.json",
+            "lora/speller/loss_curve.svg",
+            "lora/speller/metrics.json",
+        ], files);
+        string Read(string name) { using var reader = new StreamReader(archive.GetEntry(name)!.Open()); return reader.ReadToEnd(); }
+        var card = Read("README.md");
+        Assert.Contains("## Adapter `speller`", card);
+        Assert.Contains("| base model sha256 | `fakebasehash` |", card);
+        Assert.Contains("| exact_match | 0.95 | 0 |", card);
+        Assert.Contains("![training loss](lora/speller/loss_curve.svg)", card);
+        var props = Read("buildTransitive/Contoso.Adapters.props");
+        Assert.Contains("<LoraAdapterReference Include=\"speller\"", props);
+        Assert.Contains("BaseModelSha256=\"fakebasehash\"", props);
+        var nuspec = Read("Contoso.Adapters.nuspec");
+        Assert.Contains("<readme>README.md</readme>", nuspec);
+        Assert.DoesNotContain("<dependencies>", nuspec);
+    }
+}
