@@ -1,0 +1,53 @@
+using LoraBuild.Diagnostics;
+using LoraBuild.Runtime;
+using LoraBuild.Tests;
+
+namespace LoraBuild.Cli.Tests;
+
+/// <summary>What a consuming app sees: adapters over one base, switched per request, and a refused base mismatch.</summary>
+public class RuntimeTests
+{
+    static readonly Lazy<string> Trained = new(() =>
+    {
+        var output = Path.Combine(TestPaths.TempDirectory(), "speller");
+        var (result, _) = Examples.Train("spell-lora.yaml", output, "max_steps=400", "save_steps=0", "eval_dataset=");
+        Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
+        return Path.Combine(output, "adapter");
+    });
+
+    [Fact]
+    public void Adapters_switch_per_request_over_one_base()
+    {
+        var app = TestPaths.TempDirectory();
+        CopyDirectory(Trained.Value, Path.Combine(app, "lora", "speller"));
+        // A folder without adapter_config.json is not an adapter.
+        Directory.CreateDirectory(Path.Combine(app, "lora", "notes"));
+
+        var discovered = AdapterHost.DiscoverAdapters(app);
+        Assert.Equal(["speller"], discovered.Select(a => a.Name));
+        using var host = AdapterHost.Load(Examples.Digits("base"), [.. discovered, new AdapterSource("again", Trained.Value)]);
+        Assert.Equal(" four zero seven", host.Generate("speller", "spell 4 0 7:"));
+        Assert.NotEqual(" four zero seven", host.Generate(AdapterHost.BaseOnly, "spell 4 0 7:", new(MaxNewTokens: 8)));
+        Assert.Equal(" four zero seven", host.Generate("again", "spell 4 0 7:"));
+        Assert.Equal("LB0301", Assert.Throws<LoraBuildException>(() => host.Generate("nope", "x")).Code);
+    }
+
+    [Fact]
+    public void An_adapter_for_another_base_is_refused_unless_told_otherwise()
+    {
+        var otherBase = TestPaths.Hf("llama");
+        var e = Assert.Throws<LoraBuildException>(() => AdapterHost.Load(otherBase, [new AdapterSource("speller", Trained.Value)]));
+        Assert.Equal("LB0300", e.Code);
+        Assert.Contains("was trained on a base model with sha256", e.Message);
+        // Told to ignore the hash, loading goes on and fails on the shapes instead: the hash check came first.
+        var shapes = Assert.Throws<LoraBuildException>(() =>
+            AdapterHost.Load(otherBase, [new AdapterSource("speller", Trained.Value)], new HostOptions(IgnoreBaseModelMismatch: true)));
+        Assert.Equal(ErrorCodes.AdapterShapeMismatch, shapes.Code);
+    }
+
+    static void CopyDirectory(string source, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+    }
+}
