@@ -44,7 +44,7 @@ public static class DotNet
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);
-        if (args[0] is "build" or "pack" or "clean" or "restore")
+        if (args[0] is "build" or "pack" or "clean" or "restore" or "msbuild")
             foreach (var a in new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:n" }) start.ArgumentList.Add(a);
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k == "DOTNET_HOST_PATH").ToList())
             start.Environment.Remove(key);

@@ -124,6 +124,7 @@ public class TargetLogicTests
             "buildTransitive/Contoso.Adapters.props",
             "lora/speller/adapter_config.json",
             "lora/speller/adapter_model.safetensors",
+            "lora/speller/lorabuild.fingerprint",
             "lora/speller/lorabuild.json",
             "lora/speller/loss_curve.svg",
             "lora/speller/metrics.json",
@@ -140,5 +141,59 @@ public class TargetLogicTests
         var nuspec = Read("Contoso.Adapters.nuspec");
         Assert.Contains("<readme>README.md</readme>", nuspec);
         Assert.DoesNotContain("<dependencies>", nuspec);
+    }
+
+    [Fact]
+    public void A_package_in_the_cache_feed_with_the_same_fingerprint_replaces_training_and_pushes_skip_duplicates()
+    {
+        var feed = Path.Combine(Path.GetTempPath(), "lorabuild-sdk-tests", "feed-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(feed);
+        var producer = new AdapterProject(Adapter, properties: $"<LoraBuildPushFeed>{feed}</LoraBuildPushFeed>");
+        var pack = producer.Run("pack", "-o", "packages");
+        Assert.True(pack.ExitCode == 0, pack.Output);
+        Assert.Contains("Pushed Contoso.Adapters.2.1.0.nupkg", pack.Output);
+        Assert.Equal(1, producer.WorkerLaunches);
+        // Pushing the same version again is skipped, not an error.
+        var again = producer.Run("pack", "-o", "packages");
+        Assert.True(again.ExitCode == 0, again.Output);
+
+        // Same inputs in another checkout: restored from the cache feed, the worker never runs.
+        var consumer = new AdapterProject(Adapter, properties: $"<LoraBuildCacheFeed>{feed}</LoraBuildCacheFeed>");
+        var build = consumer.Run("build");
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.Contains("LoraAdapter 'speller' restored from cache: Contoso.Adapters 2.1.0", build.Output);
+        Assert.Equal(0, consumer.WorkerLaunches);
+        Assert.True(File.Exists(Path.Combine(consumer.Directory, "bin", "lora", "speller", "adapter_model.safetensors")));
+        // And it is now up to date locally.
+        Assert.Contains("is up to date", consumer.Run("build").Output);
+
+        // Different inputs: the cached package does not match, training runs.
+        var changed = new AdapterProject(Adapter.Replace("Rank=\"8\"", "Rank=\"4\""), properties: $"<LoraBuildCacheFeed>{feed}</LoraBuildCacheFeed>");
+        Assert.Equal(0, changed.Run("build").ExitCode);
+        Assert.Equal(1, changed.WorkerLaunches);
+    }
+
+    [Fact]
+    public void Matrix_target_lists_the_adapters_as_json()
+    {
+        var project = new AdapterProject("""
+              <ItemGroup>
+                <LoraAdapter Include="a" BaseModel="models/base" Dataset="data/spell-train.jsonl" />
+                <LoraAdapter Include="b" BaseModel="models/base" Dataset="data/spell-train.jsonl" />
+              </ItemGroup>
+            """);
+        var matrixFile = Path.Combine(project.Directory, "matrix.json");
+        var result = project.Run("msbuild", "-t:LoraBuildMatrix", $"-p:LoraBuildMatrixFile={matrixFile}");
+        Assert.True(result.ExitCode == 0, result.Output);
+        using var matrix = System.Text.Json.JsonDocument.Parse(File.ReadAllText(matrixFile));
+        var entries = matrix.RootElement.GetProperty("include").EnumerateArray().ToList();
+        Assert.Equal(["a", "b"], entries.Select(e => e.GetProperty("adapter").GetString()));
+        Assert.All(entries, e => Assert.EndsWith("Adapters.csproj", e.GetProperty("project").GetString()));
+
+        // One job per adapter: LoraBuildOnly builds just that one.
+        var only = project.Run("build", "-p:LoraBuildOnly=b");
+        Assert.True(only.ExitCode == 0, only.Output);
+        Assert.Equal(1, project.WorkerLaunches);
+        Assert.Contains("--out " + Path.Combine(project.Directory, "obj", "lorabuild", "b", "run"), File.ReadAllText(project.WorkerLog));
     }
 }
