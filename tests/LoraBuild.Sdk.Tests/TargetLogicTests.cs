@@ -196,4 +196,20 @@ public class TargetLogicTests
         Assert.Equal(1, project.WorkerLaunches);
         Assert.Contains("--out " + Path.Combine(project.Directory, "obj", "lorabuild", "b", "run"), File.ReadAllText(project.WorkerLog));
     }
+
+    [Fact]
+    public void Merge_true_also_produces_the_merged_model_folder()
+    {
+        var project = new AdapterProject(Adapter.Replace("Alpha=\"16\"", "Alpha=\"16\" Merge=\"true\""));
+        var build = project.Run("build");
+        Assert.True(build.ExitCode == 0, build.Output);
+        var calls = File.ReadAllLines(project.WorkerLog);
+        Assert.Equal(2, calls.Length);
+        Assert.StartsWith("train ", calls[0]);
+        Assert.StartsWith("merge --model ", calls[1]);
+        Assert.True(File.Exists(Path.Combine(project.Directory, "bin", "lora", "speller-merged", "config.json")));
+        Assert.True(File.Exists(Path.Combine(project.Directory, "bin", "lora", "speller", "adapter_model.safetensors")));
+        Assert.Contains("is up to date", project.Run("build").Output);
+        Assert.Equal(2, project.WorkerLaunches);
+    }
 }

@@ -250,7 +250,9 @@ public sealed class Trainer
     {
         log($"{name} data: {report.Examples} examples, {report.Tokens} tokens ({report.TrainableTokens} learned)");
         if (report.Truncated > 0)
-            log($"warning: {report.Truncated} of {report.Examples} {name} examples are longer than sequence_len={config.SequenceLen} (longest {report.LongestTokens} tokens) and were truncated");
+            // Canonical "file: warning CODE: text", so a build log shows it as a coded warning on the dataset.
+            log($"{(name == "train" ? config.Dataset : config.EvalDataset)}: warning LB0140: {report.Truncated} of {report.Examples} {name} examples are longer than " +
+                $"sequence_len={config.SequenceLen} (longest {report.LongestTokens} tokens) and were truncated");
     }
 
     void LogEval(string name, EvalMetrics m) =>
