@@ -101,15 +101,15 @@ public sealed class LoraLinear : nn.Module
     Tensor Dropout(Tensor x, LoraAdapterWeights adapter) =>
         training && adapter.Dropout > 0 ? F.dropout(x, adapter.Dropout, training: true) : x;
 
-    /// <summary>result + s·B·A·x, with the scale folded into B and the sum done by the GEMM itself (addmm), not extra passes.</summary>
+    /// <summary>result + s·B·A·x in one GEMM: addmm adds to the base output and applies the scale as its alpha.</summary>
     Tensor AddLora(Tensor result, Tensor x, LoraAdapterWeights adapter)
     {
         var input = Dropout(x, adapter);
         var a = adapter.LoraA.to_type(x.dtype);
-        var scaledB = (adapter.LoraB * adapter.Scaling).to_type(x.dtype);
+        var b = adapter.LoraB.to_type(x.dtype);
         var down = F.linear(input, a).reshape(-1, a.shape[0]);
         var flat = result.reshape(-1, result.shape[^1]);
-        return flat.addmm(down, scaledB.t()).view(result.shape);
+        return flat.addmm(down, b.t(), beta: 1, alpha: (float)adapter.Scaling).view(result.shape);
     }
 
     /// <summary>
