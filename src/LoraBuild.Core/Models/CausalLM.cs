@@ -68,33 +68,21 @@ public sealed class CausalLM : nn.Module
     }
 
     /// <summary>Sum of token cross-entropies (float32) over labels that are not -100, after HF's shift.</summary>
-    public static Tensor TokenLossSum(Tensor logits, Tensor labels)
-    {
-        using var scope = NewDisposeScope();
-        var vocab = logits.shape[^1];
-        var length = logits.shape[1];
-        var predictions = logits.narrow(1, 0, length - 1).to_type(ScalarType.Float32).reshape(-1, vocab);
-        var targets = labels.narrow(1, 1, length - 1).reshape(-1);
-        return scope.MoveToOuter(F.cross_entropy(predictions, targets, ignore_index: -100, reduction: nn.Reduction.Sum));
-    }
+    public static Tensor TokenLossSum(Tensor logits, Tensor labels) => ShiftedCrossEntropy(logits, labels, nn.Reduction.Sum);
 
     /// <summary>
     /// HF's causal-LM loss: logits upcast to float32, labels shifted left by one (the last position has no target),
     /// -100 ignored, mean over the remaining tokens.
     /// </summary>
-    public static Tensor CausalLmLoss(Tensor logits, Tensor labels)
+    public static Tensor CausalLmLoss(Tensor logits, Tensor labels) => ShiftedCrossEntropy(logits, labels, nn.Reduction.Mean);
+
+    static Tensor ShiftedCrossEntropy(Tensor logits, Tensor labels, nn.Reduction reduction)
     {
         using var scope = NewDisposeScope();
         var vocab = logits.shape[^1];
         var length = logits.shape[1];
         var predictions = logits.narrow(1, 0, length - 1).to_type(ScalarType.Float32).reshape(-1, vocab);
         var targets = labels.narrow(1, 1, length - 1).reshape(-1);
-        return scope.MoveToOuter(F.cross_entropy(predictions, targets, ignore_index: -100));
-    }
-
-    public static Tensor CausalLmLoss(Tensor logits, Tensor labels, out long predictedTokens)
-    {
-        predictedTokens = labels.narrow(1, 1, labels.shape[1] - 1).ne(-100).sum().item<long>();
-        return CausalLmLoss(logits, labels);
+        return scope.MoveToOuter(F.cross_entropy(predictions, targets, ignore_index: -100, reduction: reduction));
     }
 }
