@@ -53,7 +53,8 @@ public sealed class AdapterHost : IDisposable
         try
         {
             AdapterLoader.PrepareBase(model, list.Select(s => s.Directory));
-            var host = new AdapterHost(model, HfTokenizer.Load(baseModelDirectory), Trainer.StopIds(HfTokenizer.Load(baseModelDirectory), baseModelDirectory), baseSha);
+            var tokenizer = HfTokenizer.Load(baseModelDirectory);
+            var host = new AdapterHost(model, tokenizer, Trainer.StopIds(tokenizer, baseModelDirectory), baseSha);
             foreach (var source in list)
             {
                 PeftAdapter.Load(source.Directory, model, source.Name);
