@@ -22,6 +22,7 @@ public sealed class AdamW : IDisposable
     readonly Tensor expAvg;
     readonly Tensor expAvgSq;
     readonly long[] offsets;
+    readonly IntPtr flatGradientsAddress;
 
     public AdamW(IReadOnlyList<Parameter> parameters, double beta1, double beta2, double epsilon, double weightDecay, bool paged)
     {
@@ -37,6 +38,7 @@ public sealed class AdamW : IDisposable
         var total = offsets[^1];
         flatParameters = empty(total, ScalarType.Float32, device);
         flatGradients = zeros(total, ScalarType.Float32, device);
+        using (var storage = flatGradients.storage<float>()) flatGradientsAddress = storage.data_ptr();
         using (no_grad())
         {
             for (var i = 0; i < parameters.Count; i++)
@@ -55,26 +57,11 @@ public sealed class AdamW : IDisposable
 
     public long Step { get; private set; }
 
-    /// <summary>All gradients as one float32 vector (views of it are the parameters' .grad).</summary>
-    public Tensor FlatGradients => flatGradients;
-
     Tensor Slot(Tensor flat, int index) => flat.narrow(0, offsets[index], offsets[index + 1] - offsets[index]).view(parameters[index].shape);
 
     public void ZeroGrad()
     {
-        // Backward accumulates into the views in place; a parameter whose .grad was replaced is put back.
-        for (var i = 0; i < parameters.Count; i++)
-        {
-            var g = parameters[i].grad;
-            if (g is null || !IsSlot(g, i))
-            {
-                using (no_grad())
-                {
-                    if (g is not null) Slot(flatGradients, i).copy_(g);
-                    parameters[i].grad = Slot(flatGradients, i);
-                }
-            }
-        }
+        SyncGradients();
         flatGradients.zero_();
     }
 
@@ -112,26 +99,26 @@ public sealed class AdamW : IDisposable
         }
     }
 
-    /// <summary>If autograd replaced a parameter's .grad instead of accumulating into its view, fold it back in.</summary>
+    /// <summary>
+    /// Backward accumulates into the .grad views in place; a parameter whose .grad is missing or was replaced by a tensor
+    /// of its own gets its view back (with that tensor's values folded in).
+    /// </summary>
     void SyncGradients()
     {
         using var _ = no_grad();
         for (var i = 0; i < parameters.Count; i++)
         {
             var g = parameters[i].grad;
-            if (g is not null && !IsSlot(g, i))
-            {
-                Slot(flatGradients, i).copy_(g);
-                parameters[i].grad = Slot(flatGradients, i);
-            }
+            if (g is not null && IsSlot(g, i)) continue;
+            if (g is not null) Slot(flatGradients, i).copy_(g);
+            parameters[i].grad = Slot(flatGradients, i);
         }
     }
 
     bool IsSlot(Tensor gradient, int index)
     {
         using var storage = gradient.storage<float>();
-        using var flat = flatGradients.storage<float>();
-        return storage.data_ptr() == flat.data_ptr() && gradient.storage_offset() == offsets[index];
+        return storage.data_ptr() == flatGradientsAddress && gradient.storage_offset() == offsets[index];
     }
 
     /// <summary>Optimizer state for checkpoints: moments by parameter index.</summary>
