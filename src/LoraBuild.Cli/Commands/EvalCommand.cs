@@ -59,11 +59,7 @@ public static class EvalCommand
                 var r = Evaluator.Evaluate(m, encoded, cases, tokenizer, stopIds, parse.GetValue(batchSize), parse.GetValue(maxNewTokens));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{name}: eval_loss {r.EvalLoss:0.0000} perplexity {r.Perplexity:0.00} token_accuracy {r.TokenAccuracy:0.000} exact_match {r.ExactMatch?.ToString("0.000", CultureInfo.InvariantCulture) ?? "n/a"}"));
-                return new Dictionary<string, object?>
-                {
-                    ["eval_loss"] = r.EvalLoss, ["perplexity"] = r.Perplexity, ["token_accuracy"] = r.TokenAccuracy,
-                    ["exact_match"] = r.ExactMatch, ["examples"] = r.Examples, ["exact_match_examples"] = r.ExactMatchExamples,
-                };
+                return r.ToJson();
             }
         });
         return command;

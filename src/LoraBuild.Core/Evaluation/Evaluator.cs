@@ -7,7 +7,20 @@ using static TorchSharp.torch;
 namespace LoraBuild.Evaluation;
 
 /// <summary>Evaluation results, as written to metrics.json (names are the gate metric names).</summary>
-public sealed record EvalMetrics(double EvalLoss, double Perplexity, double TokenAccuracy, double? ExactMatch, int Examples, int ExactMatchExamples, long PredictedTokens);
+public sealed record EvalMetrics(double EvalLoss, double Perplexity, double TokenAccuracy, double? ExactMatch, int Examples, int ExactMatchExamples, long PredictedTokens)
+{
+    /// <summary>The JSON form used by metrics.json and `lorabuild eval`; the keys are the gate metric names.</summary>
+    public Dictionary<string, object?> ToJson() => new()
+    {
+        ["eval_loss"] = EvalLoss,
+        ["perplexity"] = Perplexity,
+        ["token_accuracy"] = TokenAccuracy,
+        ["exact_match"] = ExactMatch,
+        ["examples"] = Examples,
+        ["exact_match_examples"] = ExactMatchExamples,
+        ["predicted_tokens"] = PredictedTokens,
+    };
+}
 
 /// <summary>One example for exact match: the prompt as training tokenised it, and the text the model should produce.</summary>
 public sealed record GenerationCase(int[] PromptIds, string Expected, string Source);

@@ -292,16 +292,6 @@ public sealed class Trainer
 
     static string MetricsJson(TrainingResult r)
     {
-        object? Eval(EvalMetrics? m) => m is null ? null : new Dictionary<string, object?>
-        {
-            ["eval_loss"] = m.EvalLoss,
-            ["perplexity"] = m.Perplexity,
-            ["token_accuracy"] = m.TokenAccuracy,
-            ["exact_match"] = m.ExactMatch,
-            ["examples"] = m.Examples,
-            ["exact_match_examples"] = m.ExactMatchExamples,
-            ["predicted_tokens"] = m.PredictedTokens,
-        };
         var metrics = new Dictionary<string, object?>
         {
             ["fingerprint"] = r.Fingerprint,
@@ -313,8 +303,8 @@ public sealed class Trainer
             ["tokens_per_second"] = r.TokensPerSecond,
             ["peak_memory_bytes"] = r.PeakMemoryBytes,
             ["seconds"] = r.Seconds,
-            ["eval"] = Eval(r.Eval),
-            ["base_eval"] = Eval(r.BaseEval),
+            ["eval"] = r.Eval?.ToJson(),
+            ["base_eval"] = r.BaseEval?.ToJson(),
             ["loss_curve"] = r.Curve.Select(p => new { step = p.Step, loss = p.Loss, lr = p.LearningRate, tokens_per_second = p.TokensPerSecond }),
         };
         return JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
