@@ -52,7 +52,7 @@ public class NativeCompatibilityTests
         Assert.Equal(!hostHasNewLibStdCxx, info.CompatibilityCopy);
         if (info.CompatibilityCopy)
         {
-            Assert.StartsWith(TorchRuntime.CacheRoot(), info.LibTorchSharpPath);
+            Assert.StartsWith(LoraBuild.IO.CachePaths.Root(), info.LibTorchSharpPath);
             Assert.DoesNotContain(".nuget", info.LibTorchSharpPath);
         }
         using var x = TorchSharp.torch.ones(2, 2, requires_grad: true);

@@ -69,11 +69,6 @@ public static class LoraModel
         foreach (var (_, layer) in model.LinearLayers()) layer.SetActiveAdapters(names);
     }
 
-    public static void RemoveAdapter(CausalLM model, string name)
-    {
-        foreach (var (_, layer) in model.LinearLayers()) layer.RemoveAdapter(name);
-    }
-
     public static IEnumerable<string> AdapterNames(CausalLM model) =>
         model.LinearLayers().SelectMany(l => l.Layer.Adapters.Keys).Distinct();
 
@@ -98,9 +93,6 @@ public static class LoraModel
         foreach (var (name, layer) in model.LinearLayers())
             if (name != CausalLM.OutputHeadName) layer.QuantizeNf4(doubleQuantization);
     }
-
-    public static long TrainableParameterCount(CausalLM model, string name) =>
-        AdapterParameters(model, name).Sum(p => p.Parameter.numel());
 
     /// <summary>Folds the adapter into the base weights (W' = W + s·B·A, or DoRA's rescaled form) and removes it.</summary>
     public static void Merge(CausalLM model, string name)

@@ -24,7 +24,6 @@ public sealed class DecoderModel : nn.Module
     }
 
     public Parameter EmbedTokensWeight => embed_tokens.Weight;
-    public IReadOnlyList<DecoderLayer> Layers => layers.ToList();
 
     /// <summary>Gradient checkpointing: recompute each layer in backward instead of keeping its activations.</summary>
     public bool GradientCheckpointing { get; set; }

@@ -177,7 +177,7 @@ public static class TorchRuntime
 
         var stockBytes = File.ReadAllBytes(stock);
         var hash = Convert.ToHexString(SHA256.HashData(stockBytes))[..16].ToLowerInvariant();
-        var dir = Path.Combine(CacheRoot(), "native", hash);
+        var dir = Path.Combine(IO.CachePaths.Root(), "native", hash);
         var copy = Path.Combine(dir, "libLibTorchSharp.so");
         if (!File.Exists(copy))
         {
@@ -214,6 +214,4 @@ public static class TorchRuntime
         catch (IOException) { }
         return null;
     }
-
-    public static string CacheRoot() => IO.CachePaths.Root();
 }

@@ -121,6 +121,4 @@ public sealed class HfTokenizer
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) =>
         tokenizer.Decode(skipSpecialTokens ? ids.Where(i => !specialIds.Contains(i)) : ids) ?? "";
-
-    public int? TokenId(string token) => Vocabulary.TryGetValue(token, out var id) ? id : null;
 }
