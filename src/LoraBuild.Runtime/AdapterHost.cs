@@ -44,12 +44,11 @@ public sealed class AdapterHost : IDisposable
     public static AdapterHost Load(string baseModelDirectory, IEnumerable<AdapterSource> sources, HostOptions? options = null)
     {
         options ??= new HostOptions();
-        var runtime = TorchRuntime.EnsureLoaded();
-        var device = options.Device == "cuda" || (options.Device == "auto" && runtime.CudaAvailable) ? CUDA : CPU;
+        var (device, dtype) = DeviceSelection.Resolve(options.Device, null, "LB0302", $"Device \"{options.Device}\"");
         var list = sources.ToList();
         var baseSha = ModelHash.Sha256(baseModelDirectory);
         foreach (var source in list) CheckBase(source, baseSha, options);
-        var model = ModelLoader.Load(baseModelDirectory, device.type == TorchSharp.DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32, device);
+        var model = ModelLoader.Load(baseModelDirectory, dtype, device);
         try
         {
             AdapterLoader.PrepareBase(model, list.Select(s => s.Directory));

@@ -24,24 +24,6 @@ public static class CommonOptions
         return option;
     }
 
-    public static (Device Device, ScalarType DType) Resolve(string device, string? dtype)
-    {
-        var runtime = TorchRuntime.EnsureLoaded();
-        var useCuda = device switch
-        {
-            "cuda" when !runtime.CudaAvailable => throw new LoraBuildException(ErrorCodes.BadArgument,
-                $"--device cuda was asked for, but the libtorch in use ({runtime.LibTorchSource}: {runtime.LibTorchDirectory}) has no usable CUDA device."),
-            "cuda" => true,
-            "auto" => runtime.CudaAvailable,
-            _ => false,
-        };
-        var type = dtype switch
-        {
-            "float32" => ScalarType.Float32,
-            "bfloat16" => ScalarType.BFloat16,
-            "float16" => ScalarType.Float16,
-            _ => useCuda ? ScalarType.BFloat16 : ScalarType.Float32,
-        };
-        return (useCuda ? CUDA : CPU, type);
-    }
+    public static (Device Device, ScalarType DType) Resolve(string device, string? dtype) =>
+        DeviceSelection.Resolve(device, dtype, ErrorCodes.BadArgument, $"--device {device}");
 }

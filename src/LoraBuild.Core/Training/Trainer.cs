@@ -54,12 +54,7 @@ public sealed class Trainer
     {
         config.Validate("training configuration");
         var clock = Stopwatch.StartNew();
-        var runtime = TorchRuntime.EnsureLoaded();
-        var useCuda = config.Device == "cuda" || (config.Device == "auto" && runtime.CudaAvailable);
-        if (useCuda && !runtime.CudaAvailable)
-            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, $"device: cuda, but the libtorch in use ({runtime.LibTorchDirectory}) has no usable CUDA device.");
-        var device = useCuda ? CUDA : CPU;
-        var dtype = config.Dtype switch { "float32" => ScalarType.Float32, "bfloat16" => ScalarType.BFloat16, _ => useCuda ? ScalarType.BFloat16 : ScalarType.Float32 };
+        var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
         if (config.Method == "full" && dtype != ScalarType.Float32)
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32.");
         var output = Path.GetFullPath(config.OutputDir!);
