@@ -51,7 +51,7 @@ public static class EvalCommand
                 LoraModel.SetActiveAdapters(loaded);
             }
             results["base"] = Run(loaded, "base");
-            AtomicFile.WriteAllText(parse.GetValue(output)!, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(parse.GetValue(output)!, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
             return 0;
 
             Dictionary<string, object?> Run(CausalLM m, string name)
