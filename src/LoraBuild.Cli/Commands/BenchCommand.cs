@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using LoraBuild.Benchmarks;
+using LoraBuild.Diagnostics;
 using LoraBuild.IO;
 
 namespace LoraBuild.Cli.Commands;
@@ -19,18 +20,26 @@ public static class BenchCommand
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out") { Description = "JSON file for the results." };
         var checkpointing = new Option<string>("--gradient-checkpointing") { DefaultValueFactory = _ => "off", Description = "off | on | both" };
+        var loss = new Option<string>("--loss") { DefaultValueFactory = _ => "fused", Description = "fused (head + cross-entropy over chunks) | plain (full float32 logits) | both" };
+        var floor = new Option<bool>("--floor") { Description = "Also time libtorch's own GEMMs and attention for the step (the floor a step cannot go below)." };
         var inProcess = new Option<bool>("--in-process") { Description = "Run all cases in this process (peak memory then carries over between cases)." };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var command = new Command("bench", "Benchmark LoRA/DoRA/QLoRA training steps (tokens/s, peak GPU memory).")
-            { shapes, methods, targets, batch, sequence, warmup, steps, output, checkpointing, inProcess, device, dtype };
+            { shapes, methods, targets, batch, sequence, warmup, steps, output, checkpointing, loss, floor, inProcess, device, dtype };
         command.SetAction(parse =>
         {
+            Require("--shapes", parse.GetValue(shapes)!, TrainingBenchmark.Shapes.Keys);
+            Require("--methods", parse.GetValue(methods)!, TrainingBenchmark.Methods);
+            Require("--targets", parse.GetValue(targets)!, TrainingBenchmark.TargetSets);
+            Require("--gradient-checkpointing", parse.GetValue(checkpointing)!, ["off", "on", "both"]);
+            Require("--loss", parse.GetValue(loss)!, ["fused", "plain", "both"]);
             var cases = (from shape in parse.GetValue(shapes)!.Split(',')
                          from target in parse.GetValue(targets)!.Split(',')
                          from method in parse.GetValue(methods)!.Split(',')
                          from gc in parse.GetValue(checkpointing) switch { "on" => new[] { true }, "both" => new[] { false, true }, _ => new[] { false } }
-                         select new BenchCase(shape, method, target, gc)).ToList();
+                         from fused in parse.GetValue(loss) switch { "plain" => new[] { false }, "both" => new[] { true, false }, _ => new[] { true } }
+                         select new BenchCase(shape, method, target, gc, fused)).ToList();
             var results = new Dictionary<string, BenchResult>();
             if (cases.Count > 1 && !parse.GetValue(inProcess))
             {
@@ -42,8 +51,9 @@ public static class BenchCommand
                     foreach (var a in new[] { typeof(BenchCommand).Assembly.Location, "bench", "--shapes", c.Shape, "--methods", c.Method, "--targets", c.Targets,
                                  "--batch", parse.GetValue(batch).ToString(), "--seq", parse.GetValue(sequence).ToString(), "--warmup", parse.GetValue(warmup).ToString(),
                                  "--steps", parse.GetValue(steps).ToString(), "--device", parse.GetValue(device)!, "--out", file,
-                                 "--gradient-checkpointing", c.GradientCheckpointing ? "on" : "off" })
+                                 "--gradient-checkpointing", c.GradientCheckpointing ? "on" : "off", "--loss", c.FusedLoss ? "fused" : "plain" })
                         start.ArgumentList.Add(a);
+                    if (parse.GetValue(floor)) start.ArgumentList.Add("--floor");
                     if (parse.GetValue(dtype) is { } t) { start.ArgumentList.Add("--dtype"); start.ArgumentList.Add(t); }
                     using var child = System.Diagnostics.Process.Start(start)!;
                     child.WaitForExit();
@@ -58,8 +68,8 @@ public static class BenchCommand
                 var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
                 foreach (var c in cases)
                 {
-                    results[$"{c.Shape}/{c.Method}/{c.Targets}{(c.GradientCheckpointing ? "/gc" : "")}"] = TrainingBenchmark.Run(c, parse.GetValue(batch), parse.GetValue(sequence),
-                        parse.GetValue(warmup), parse.GetValue(steps), dev, type, Console.WriteLine);
+                    results[c.Key] = TrainingBenchmark.Run(c, parse.GetValue(batch), parse.GetValue(sequence),
+                        parse.GetValue(warmup), parse.GetValue(steps), dev, type, parse.GetValue(floor), Console.WriteLine);
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
                 }
@@ -69,5 +79,12 @@ public static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    static void Require(string option, string values, IEnumerable<string> known)
+    {
+        var unknown = values.Split(',').Where(v => !known.Contains(v)).ToList();
+        if (unknown.Count > 0)
+            throw new LoraBuildException(ErrorCodes.BadArgument, $"{option}: unknown {string.Join(", ", unknown)}; expected {string.Join(", ", known)} (comma-separated).");
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using LoraBuild.Adapters;
+using LoraBuild.Diagnostics;
 using LoraBuild.Models;
 using LoraBuild.Training;
 using TorchSharp.Modules;
@@ -8,11 +9,24 @@ using static TorchSharp.torch;
 
 namespace LoraBuild.Benchmarks;
 
-/// <summary>One benchmark case: a model shape, the LoRA variant and target set.</summary>
-public sealed record BenchCase(string Shape, string Method, string Targets, bool GradientCheckpointing = false);
+/// <summary>
+/// One benchmark case: a model shape, the LoRA variant and target set; <paramref name="FusedLoss"/> false takes the
+/// plain head + cross-entropy path (full float32 logits) for comparison.
+/// </summary>
+public sealed record BenchCase(string Shape, string Method, string Targets, bool GradientCheckpointing = false, bool FusedLoss = true)
+{
+    public string Key => $"{Shape}/{Method}/{Targets}{(GradientCheckpointing ? "/gc" : "")}{(FusedLoss ? "" : "/plain-loss")}";
+}
 
-public sealed record BenchResult(string Shape, string Method, string Targets, bool GradientCheckpointing, double TokensPerSecond, double StepMilliseconds, double? PeakGiB,
-    long Trainable, double Loss, double ForwardMilliseconds, double BackwardMilliseconds, double OptimizerMilliseconds);
+/// <summary>
+/// A case's measurements. <see cref="PeakGiB"/>: on CUDA the device memory in use above the level after CUDA start-up
+/// (NVML); on CPU the process's peak resident memory above its level before the model was made. The floor fields are
+/// libtorch's own time for the step's frozen GEMMs and attention (<see cref="StepFloor"/>), when measured.
+/// </summary>
+public sealed record BenchResult(string Shape, string Method, string Targets, bool GradientCheckpointing, bool FusedLoss, string Device,
+    double TokensPerSecond, double StepMilliseconds, double? PeakGiB, long Trainable, double Loss,
+    double ForwardMilliseconds, double BackwardMilliseconds, double OptimizerMilliseconds,
+    double? FloorGemmMilliseconds = null, double? FloorAttentionMilliseconds = null, double? FloorGemmTeraflopsPerSecond = null, double? StepOverFloor = null);
 
 /// <summary>
 /// The training step of peft_bench.py (random-init LLaMA shapes, B x T random tokens, labels = inputs, AdamW lr 2e-4,
@@ -29,6 +43,10 @@ public static class TrainingBenchmark
         ["llama-small"] = Shape(4096, 256, 688, 6, 8, 4),
     };
 
+    public static readonly IReadOnlyList<string> Methods = ["lora", "dora", "qlora"];
+    /// <summary>qv: q_proj and v_proj; all: every linear layer but the output head (PEFT's all-linear).</summary>
+    public static readonly IReadOnlyList<string> TargetSets = ["qv", "all"];
+
     static ModelConfig Shape(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads) => new()
     {
         ModelType = "llama",
@@ -44,12 +62,14 @@ public static class TrainingBenchmark
         MaxPositionEmbeddings = 2048,
     };
 
-    public static BenchResult Run(BenchCase c, int batch, int sequence, int warmup, int steps, Device device, ScalarType dtype, Action<string> log)
+    public static BenchResult Run(BenchCase c, int batch, int sequence, int warmup, int steps, Device device, ScalarType dtype, bool measureFloor, Action<string> log)
     {
         var config = Shapes[c.Shape];
         // Create the CUDA context first, so the baseline excludes it as PyTorch's allocator statistics do.
         using (ones(1, device: device)) Synchronize(device);
-        using var sampler = device.type == TorchSharp.DeviceType.CUDA ? GpuMemorySampler.TryStart() : null;
+        var onCuda = device.type == TorchSharp.DeviceType.CUDA;
+        using var sampler = onCuda ? GpuMemorySampler.TryStart() : null;
+        var hostBaseline = onCuda ? 0 : HostMemory.ResetPeak();
         using var model = ModelInitializer.RandomInit(config, seed: 0, dtype: dtype, device: device);
         var targets = c.Targets == "qv" ? new[] { "q_proj", "v_proj" } : new[] { LoraConfig.AllLinear };
         var loraConfig = LoraConfig.ForTargets(targets) with { R = 16, LoraAlpha = 32, UseDora = c.Method == "dora" };
@@ -63,11 +83,11 @@ public static class TrainingBenchmark
         model.train();
         using var ids = randint(0, config.VocabSize, [batch, sequence], dtype: ScalarType.Int64, device: device);
         double loss = 0;
+        Tensor LossSum() => c.FusedLoss ? model.TrainingLossSum(ids, ids) : CausalLM.TokenLossSum(model.Forward(ids), ids);
         void Step()
         {
             using var scope = NewDisposeScope();
-            var predicted = batch * (sequence - 1);
-            var tokenLoss = CausalLM.TokenLossSum(model.Forward(ids), ids) / predicted;
+            var tokenLoss = LossSum() / (batch * (sequence - 1));
             tokenLoss.backward();
             optimizer.Update(2e-4);
             optimizer.ZeroGrad();
@@ -80,7 +100,8 @@ public static class TrainingBenchmark
         for (var i = 0; i < steps; i++) Step();
         Synchronize(device);
         var seconds = clock.Elapsed.TotalSeconds / steps;
-        var peak = sampler is null ? (double?)null : sampler.PeakAboveBaseline / (double)(1L << 30);
+        var peakBytes = onCuda ? sampler?.PeakAboveBaseline : HostMemory.PeakBytes() - hostBaseline;
+        var peak = peakBytes / (double)(1L << 30);
 
         // Where a step's time goes: the same step with a synchronisation after each phase.
         double forward = 0, backward = 0, update = 0;
@@ -89,7 +110,7 @@ public static class TrainingBenchmark
         {
             using var scope = NewDisposeScope();
             var phase = Stopwatch.StartNew();
-            var tokenLoss = CausalLM.TokenLossSum(model.Forward(ids), ids) / (batch * (sequence - 1));
+            var tokenLoss = LossSum() / (batch * (sequence - 1));
             Synchronize(device);
             forward += phase.Elapsed.TotalMilliseconds;
             phase.Restart();
@@ -102,14 +123,20 @@ public static class TrainingBenchmark
             Synchronize(device);
             update += phase.Elapsed.TotalMilliseconds;
         }
-        var result = new BenchResult(c.Shape, c.Method, c.Targets, c.GradientCheckpointing, batch * sequence / seconds, seconds * 1000, peak,
-            trainable.Sum(p => p.numel()), loss, forward / profiled, backward / profiled, update / profiled);
+        var result = new BenchResult(c.Shape, c.Method, c.Targets, c.GradientCheckpointing, c.FusedLoss, device.type.ToString().ToLowerInvariant(),
+            batch * sequence / seconds, seconds * 1000, peak, trainable.Sum(p => p.numel()), loss, forward / profiled, backward / profiled, update / profiled);
+        if (measureFloor)
+        {
+            var floor = StepFloor.Measure(config, batch, sequence, device, dtype);
+            result = result with
+            {
+                FloorGemmMilliseconds = floor.GemmMilliseconds, FloorAttentionMilliseconds = floor.AttentionMilliseconds,
+                FloorGemmTeraflopsPerSecond = floor.GemmTeraflopsPerSecond, StepOverFloor = seconds * 1000 / floor.Milliseconds,
+            };
+        }
         log(JsonSerializer.Serialize(result));
         return result;
     }
 
-    static void Synchronize(Device device)
-    {
-        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(device);
-    }
+    static void Synchronize(Device device) => StepFloor.Synchronize(device);
 }

@@ -67,6 +67,21 @@ public sealed class CausalLM : nn.Module
         return scope.MoveToOuter(lm_head.Forward(last));
     }
 
+    /// <summary>
+    /// Training's summed token loss from input ids: the decoder, then the head and cross-entropy fused over row chunks
+    /// (<see cref="LinearCrossEntropy"/>), so that no full float32 logits tensor is made. A head that carries an active
+    /// adapter or a bias takes the plain path.
+    /// </summary>
+    public Tensor TrainingLossSum(Tensor inputIds, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Forward(inputIds);
+        var loss = lm_head.ActiveAdapters.Count > 0 || lm_head.Bias is not null
+            ? TokenLossSum(lm_head.Forward(hidden), labels)
+            : LinearCrossEntropy.TokenLossSum(hidden, lm_head.BaseWeight(hidden.dtype), labels);
+        return scope.MoveToOuter(loss);
+    }
+
     /// <summary>Sum of token cross-entropies (float32) over labels that are not -100, after HF's shift.</summary>
     public static Tensor TokenLossSum(Tensor logits, Tensor labels) => ShiftedCrossEntropy(logits, labels, nn.Reduction.Sum);
 

@@ -140,7 +140,7 @@ public sealed class Trainer
             foreach (var batch in batches)
             {
                 using var scope = NewDisposeScope();
-                var tokenLoss = CausalLM.TokenLossSum(model.Forward(batch.InputIds), batch.Labels);
+                var tokenLoss = model.TrainingLossSum(batch.InputIds, batch.Labels);
                 (tokenLoss / Math.Max(1, predicted)).backward();
                 lossSum += tokenLoss.item<float>();
                 windowTokens += batch.Tokens;
@@ -211,7 +211,7 @@ public sealed class Trainer
 
         WriteProbe(model, train[0], Path.Combine(output, ProbeFile));
         var result = new TrainingResult(output, fingerprint, totalSteps, lastLoss, curve, eval, baseEval, trainableCount, totalCount,
-            totalTokens / Math.Max(1e-9, trainSeconds), PeakMemoryBytes(), clock.Elapsed.TotalSeconds);
+            totalTokens / Math.Max(1e-9, trainSeconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds);
         AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result));
         AtomicFile.WriteAllText(Path.Combine(output, LossCurveFile), LossCurve.Svg(curve, full ? "full fine-tuning" : Path.GetFileName(output)));
         AtomicFile.WriteAllText(Path.Combine(output, RunFile), JsonSerializer.Serialize(new
@@ -270,19 +270,6 @@ public sealed class Trainer
             else if (e.ValueKind == JsonValueKind.Array) foreach (var x in e.EnumerateArray()) ids.Add(x.GetInt32());
         }
         return ids;
-    }
-
-    static long PeakMemoryBytes()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
     }
 
     static string MetricsJson(TrainingResult r)

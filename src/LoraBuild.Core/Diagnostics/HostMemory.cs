@@ -1,0 +1,35 @@
+using System.Globalization;
+
+namespace LoraBuild.Diagnostics;
+
+/// <summary>
+/// The process's resident memory from /proc/self/status (Linux; 0 elsewhere): its peak (VmHWM) for training metrics
+/// and CPU benchmarks. Writing 5 to /proc/self/clear_refs resets the peak to the current resident size, so that a
+/// benchmark case's peak is its own and not start-up's.
+/// </summary>
+public static class HostMemory
+{
+    /// <summary>Resets the peak where the kernel allows it; returns the resident bytes now (the baseline).</summary>
+    public static long ResetPeak()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return Read("VmRSS:");
+    }
+
+    public static long PeakBytes() => Read("VmHWM:");
+
+    static long Read(string field)
+    {
+        try
+        {
+            // "VmHWM:    123456 kB"
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraBuild.Models;
+
+/// <summary>
+/// The output head and HF's causal-LM cross-entropy in one autograd node, over chunks of rows, so that the
+/// [batch x seq x vocab] float32 logits never exist at once. Forward computes, per chunk, the head GEMM, the loss
+/// (log-sum-exp minus the target logit, in float32 as HF's upcast does) and the gradient of the summed loss with
+/// respect to the hidden states (softmax - one-hot, times the head weight), and keeps only that [rows, hidden] gradient;
+/// backward scales it by the incoming gradient. A head weight that requires grad (full fine-tuning) gets its gradient
+/// accumulated over chunks in float32.
+/// </summary>
+public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCrossEntropy>
+{
+    /// <summary>Float32 logits one chunk may hold: 256 MiB, e.g. 2,097 rows of a 32,000-token vocabulary.</summary>
+    public const long DefaultChunkBytes = 256L << 20;
+
+    public override string Name => nameof(LinearCrossEntropy);
+
+    /// <summary>
+    /// Sum of token cross-entropies (float32) of <c>hidden · headWeightᵀ</c> against <paramref name="labels"/> shifted
+    /// left by one (the last position has no target), -100 ignored: equal to
+    /// <c>CausalLM.TokenLossSum(linear(hidden, headWeight), labels)</c>.
+    /// </summary>
+    public static Tensor TokenLossSum(Tensor hidden, Tensor headWeight, Tensor labels, long chunkBytes = DefaultChunkBytes)
+    {
+        using var scope = NewDisposeScope();
+        var (batch, length) = (labels.shape[0], labels.shape[1]);
+        // Row (b, t) predicts labels[b, t + 1]; the last position of each sequence predicts nothing.
+        var targets = cat([labels.narrow(1, 1, length - 1), full(batch, 1, -100L, dtype: ScalarType.Int64, device: labels.device)], 1).reshape(-1);
+        var chunkRows = Math.Max(1, chunkBytes / (4 * headWeight.shape[0]));
+        return scope.MoveToOuter(apply(hidden, headWeight, targets, chunkRows));
+    }
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var (hidden, weight, targets, chunkRows) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (long)vars[3]);
+        var rows = hidden.reshape(-1, hidden.shape[^1]);
+        var hiddenNeedsGrad = hidden.requires_grad;
+        var weightNeedsGrad = weight.requires_grad;
+        var hiddenGrad = hiddenNeedsGrad ? empty_like(rows) : null;
+        var weightGrad = weightNeedsGrad ? zeros(weight.shape, ScalarType.Float32, weight.device) : null;
+        var loss = zeros(1, ScalarType.Float32, hidden.device);
+        var count = rows.shape[0];
+        for (long start = 0; start < count; start += chunkRows)
+        {
+            using var chunk = NewDisposeScope();
+            var size = Math.Min(chunkRows, count - start);
+            var input = rows.narrow(0, start, size);
+            var target = targets.narrow(0, start, size);
+            var logits = input.matmul(weight.t()).to_type(ScalarType.Float32);
+            var ignored = target.eq(-100);
+            var safeTarget = target.masked_fill(ignored, 0).unsqueeze(1);
+            var logSumExp = logits.logsumexp(1, keepdim: true);
+            var tokenLoss = (logSumExp - logits.gather(1, safeTarget)).masked_fill_(ignored.unsqueeze(1), 0);
+            loss.add_(tokenLoss.sum());
+            if (hiddenGrad is null && weightGrad is null) continue;
+
+            // d(sum of losses)/d(logits) = softmax - one-hot, zero on ignored rows; in the compute dtype for the GEMMs,
+            // as autograd's backward of the upcast would hand it on.
+            var logitsGrad = logits.sub_(logSumExp).exp_();
+            logitsGrad.scatter_add_(1, safeTarget, full_like(safeTarget, -1.0f, ScalarType.Float32));
+            logitsGrad.masked_fill_(ignored.unsqueeze(1), 0);
+            var gradInCompute = logitsGrad.to_type(weight.dtype);
+            hiddenGrad?.narrow(0, start, size).copy_(gradInCompute.matmul(weight));
+            weightGrad?.add_(gradInCompute.t().matmul(input));
+        }
+        ctx.save_for_backward([hiddenGrad!, weightGrad!]);
+        ctx.save_data("hiddenShape", hidden.shape);
+        ctx.save_data("weightType", weight.dtype);
+        return loss.squeeze(0);
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        try
+        {
+            var scale = gradOutput.to_type(ScalarType.Float32);
+            Tensor? hiddenGrad = null, weightGrad = null;
+            if (saved[0] is { } h)
+            {
+                using var factor = scale.to_type(h.dtype);
+                hiddenGrad = h.mul(factor).view((long[])ctx.get_data("hiddenShape"));
+            }
+            if (saved[1] is { } w)
+            {
+                using var scaled = w.mul(scale);
+                weightGrad = scaled.to_type((ScalarType)ctx.get_data("weightType"));
+            }
+            scale.Dispose();
+            return [hiddenGrad!, weightGrad!, null!, null!];
+        }
+        finally
+        {
+            foreach (var t in saved) t?.Dispose();
+            gradOutput.Dispose();
+        }
+    }
+}
