@@ -42,7 +42,7 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, KeyValueCache? cache, long past, int layerIndex)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor signedSin, KeyValueCache? cache, long past, int layerIndex)
     {
         using var scope = NewDisposeScope();
         var (batch, length) = (hidden.shape[0], hidden.shape[1]);
@@ -63,8 +63,8 @@ public sealed class Attention : nn.Module
         q = q.view(batch, length, heads, headDim).transpose(1, 2);
         k = k.view(batch, length, kvHeads, headDim).transpose(1, 2);
         v = v.view(batch, length, kvHeads, headDim).transpose(1, 2);
-        q = RotaryEmbedding.Apply(q, cos, sin);
-        k = RotaryEmbedding.Apply(k, cos, sin);
+        q = RotaryEmbedding.Apply(q, cos, signedSin);
+        k = RotaryEmbedding.Apply(k, cos, signedSin);
 
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
         k = RepeatKv(k);

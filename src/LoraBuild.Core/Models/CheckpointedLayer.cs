@@ -15,17 +15,17 @@ public sealed class CheckpointedLayer : autograd.SingleTensorFunction<Checkpoint
 
     static long nextSeed = 0x5EED;
 
-    public static Tensor Apply(DecoderLayer layer, Tensor hidden, Tensor cos, Tensor sin) => apply(hidden, cos, sin, layer);
+    public static Tensor Apply(DecoderLayer layer, Tensor hidden, Tensor cos, Tensor signedSin) => apply(hidden, cos, signedSin, layer);
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (hidden, cos, sin, layer) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (DecoderLayer)vars[3]);
+        var (hidden, cos, signedSin, layer) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (DecoderLayer)vars[3]);
         var seed = Interlocked.Increment(ref nextSeed);
-        ctx.save_for_backward([hidden, cos, sin]);
+        ctx.save_for_backward([hidden, cos, signedSin]);
         ctx.save_data("layer", layer);
         ctx.save_data("seed", seed);
         Seed(seed, hidden.device);
-        return layer.Forward(hidden, cos, sin, null, 0);
+        return layer.Forward(hidden, cos, signedSin, null, 0);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)

@@ -21,10 +21,10 @@ public sealed class DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, KeyValueCache? cache, long past)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor signedSin, KeyValueCache? cache, long past)
     {
         using var scope = NewDisposeScope();
-        var attended = hidden + self_attn.Forward(input_layernorm.Forward(hidden), cos, sin, cache, past, index);
+        var attended = hidden + self_attn.Forward(input_layernorm.Forward(hidden), cos, signedSin, cache, past, index);
         var output = attended + mlp.Forward(post_attention_layernorm.Forward(attended));
         return scope.MoveToOuter(output);
     }

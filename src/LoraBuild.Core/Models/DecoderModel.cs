@@ -35,13 +35,13 @@ public sealed class DecoderModel : nn.Module
         var past = cache?.Length ?? 0;
         var positions = arange(past, past + length, device: inputIds.device).unsqueeze(0).expand(batch, length);
         var hidden = embed_tokens.Forward(inputIds);
-        var (cos, sin) = rotary_emb.Forward(positions, dtype);
+        var (cos, signedSin) = rotary_emb.Forward(positions, dtype);
         var checkpoint = GradientCheckpointing && training && cache is null && is_grad_enabled();
         // Re-entrant checkpointing needs a differentiable input, or the first layer would record nothing (HF does the same).
         if (checkpoint) hidden.requires_grad_(true);
         foreach (var layer in layers)
         {
-            hidden = checkpoint ? CheckpointedLayer.Apply(layer, hidden, cos, sin) : layer.Forward(hidden, cos, sin, cache, past);
+            hidden = checkpoint ? CheckpointedLayer.Apply(layer, hidden, cos, signedSin) : layer.Forward(hidden, cos, signedSin, cache, past);
         }
         return scope.MoveToOuter(norm.Forward(hidden));
     }

@@ -48,43 +48,37 @@ public sealed class RotaryEmbedding : nn.Module
         return where(isMedium, smoothed, scaled);
     }
 
-    /// <summary>cos and sin, each [batch, seq, rotary_dim], for integer positions [batch, seq].</summary>
-    public (Tensor Cos, Tensor Sin) Forward(Tensor positionIds, ScalarType dtype)
+    /// <summary>
+    /// cos and the signed sin, each [batch, seq, rotary_dim], for integer positions [batch, seq]. The sin's first half
+    /// is negated, so that rotate_half(x)·sin = roll(x, rotary_dim/2)·signed_sin (see <see cref="Apply"/>).
+    /// </summary>
+    public (Tensor Cos, Tensor SignedSin) Forward(Tensor positionIds, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * inv_freq.view(1, 1, -1);
-        var embedding = cat([freqs, freqs], -1);
-        var cos = embedding.cos().to_type(dtype);
-        var sin = embedding.sin().to_type(dtype);
-        return (scope.MoveToOuter(cos), scope.MoveToOuter(sin));
+        var cos = cat([freqs, freqs], -1).cos().to_type(dtype);
+        var sin = freqs.sin();
+        var signedSin = cat([-sin, sin], -1).to_type(dtype);
+        return (scope.MoveToOuter(cos), scope.MoveToOuter(signedSin));
     }
 
-    /// <summary>q*cos + rotate_half(q)*sin on the first rotary_dim channels (Phi-3 may rotate only part of each head).</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    /// <summary>
+    /// HF's q·cos + rotate_half(q)·sin on the first rotary_dim channels (Phi-3 may rotate only part of each head).
+    /// rotate_half's negated-half concatenation is one roll against the signed sin, and the sum one addcmul: three
+    /// kernels forward and no zero-filled slice gradients backward, where narrow/neg/cat/mul/mul/add took six and four.
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor signedSin)
     {
         using var scope = NewDisposeScope();
         var rotaryDim = cos.shape[^1];
         var c = cos.unsqueeze(1);
-        var s = sin.unsqueeze(1);
-        Tensor result;
+        var s = signedSin.unsqueeze(1);
         if (rotaryDim == x.shape[^1])
-        {
-            result = x * c + RotateHalf(x) * s;
-        }
-        else
-        {
-            var rotated = x.narrow(-1, 0, rotaryDim);
-            var passThrough = x.narrow(-1, rotaryDim, x.shape[^1] - rotaryDim);
-            result = cat([rotated * c + RotateHalf(rotated) * s, passThrough], -1);
-        }
-        return scope.MoveToOuter(result);
+            return scope.MoveToOuter(Rotate(x, c, s));
+        var rotated = x.narrow(-1, 0, rotaryDim);
+        var passThrough = x.narrow(-1, rotaryDim, x.shape[^1] - rotaryDim);
+        return scope.MoveToOuter(cat([Rotate(rotated, c, s), passThrough], -1));
     }
 
-    static Tensor RotateHalf(Tensor x)
-    {
-        var half = x.shape[^1] / 2;
-        var x1 = x.narrow(-1, 0, half);
-        var x2 = x.narrow(-1, half, half);
-        return cat([-x2, x1], -1);
-    }
+    static Tensor Rotate(Tensor x, Tensor cos, Tensor signedSin) => addcmul(x * cos, x.roll(x.shape[^1] / 2, -1), signedSin, 1);
 }
