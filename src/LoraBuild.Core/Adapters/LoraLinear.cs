@@ -87,13 +87,16 @@ public sealed class LoraLinear : nn.Module
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var baseWeight = BaseWeight(x.dtype);
-        var result = F.linear(x, baseWeight, bias);
+        // Training through an NF4 base: the 4-bit matmul keeps no dense weight for backward. DoRA needs the dense
+        // weight for its norm anyway, so it takes the plain path.
+        var fourBitMatmul = quantized is not null && x.requires_grad && is_grad_enabled() && !active.Any(name => adapters[name].UseDora);
+        var baseWeight = fourBitMatmul ? null : BaseWeight(x.dtype);
+        var result = fourBitMatmul ? Nf4Linear.Apply(x, quantized!, bias) : F.linear(x, baseWeight!, bias);
         if (active.Length == 0) return scope.MoveToOuter(result);
         foreach (var name in active)
         {
             var adapter = adapters[name];
-            result = adapter.UseDora ? result + DoraDelta(x, result, baseWeight, adapter) : AddLora(result, x, adapter);
+            result = adapter.UseDora ? result + DoraDelta(x, result, baseWeight!, adapter) : AddLora(result, x, adapter);
         }
         return scope.MoveToOuter(result);
     }

@@ -14,10 +14,12 @@ public static class HostMemory
     {
         try { File.WriteAllText("/proc/self/clear_refs", "5"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        return Read("VmRSS:");
+        return ResidentBytes();
     }
 
     public static long PeakBytes() => Read("VmHWM:");
+
+    public static long ResidentBytes() => Read("VmRSS:");
 
     static long Read(string field)
     {

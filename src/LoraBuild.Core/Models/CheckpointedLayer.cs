@@ -15,7 +15,12 @@ public sealed class CheckpointedLayer : autograd.SingleTensorFunction<Checkpoint
 
     static long nextSeed = 0x5EED;
 
-    public static Tensor Apply(DecoderLayer layer, Tensor hidden, Tensor cos, Tensor signedSin) => apply(hidden, cos, signedSin, layer);
+    public static Tensor Apply(DecoderLayer layer, Tensor hidden, Tensor cos, Tensor signedSin)
+    {
+        var output = apply(hidden, cos, signedSin, layer);
+        AutogradOutputCache.Release();
+        return output;
+    }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -25,7 +30,9 @@ public sealed class CheckpointedLayer : autograd.SingleTensorFunction<Checkpoint
         ctx.save_data("layer", layer);
         ctx.save_data("seed", seed);
         Seed(seed, hidden.device);
-        return layer.Forward(hidden, cos, signedSin, null, 0);
+        var output = layer.Forward(hidden, cos, signedSin, null, 0);
+        AutogradOutputCache.Prepare(ctx);
+        return output;
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)

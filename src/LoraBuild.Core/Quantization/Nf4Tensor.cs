@@ -27,7 +27,7 @@ public sealed class Nf4Tensor : IDisposable
     readonly Tensor? absmaxCodes;    // int8 [blocks] when double-quantised
     readonly Tensor? absmaxScales;   // float32 [ceil(blocks/256)]
     readonly double absmaxOffset;
-    readonly Tensor codeTable;
+    readonly Tensor pairTable;       // float32 [256, 2]: byte b -> (code[b >> 4], code[b & 15])
 
     Nf4Tensor(long[] shape, Tensor packed, Tensor? absmax, Tensor? absmaxCodes, Tensor? absmaxScales, double absmaxOffset, Device device)
     {
@@ -37,7 +37,7 @@ public sealed class Nf4Tensor : IDisposable
         this.absmaxCodes = absmaxCodes;
         this.absmaxScales = absmaxScales;
         this.absmaxOffset = absmaxOffset;
-        codeTable = tensor(CodeValues, device: device).DetachFromDisposeScope();
+        pairTable = PairTable(device);
     }
 
     public long[] Shape { get; }
@@ -92,17 +92,29 @@ public sealed class Nf4Tensor : IDisposable
         return scope.MoveToOuter(absmaxCodes.to_type(ScalarType.Float32) * scales + absmaxOffset);
     }
 
-    /// <summary>The weight in <paramref name="dtype"/>: code value x block absmax.</summary>
+    /// <summary>
+    /// The weight in <paramref name="dtype"/>: code value x block absmax, in float32, then cast. Each packed byte looks
+    /// up its two code values at once (int32 indices), so a dequantisation is four kernels over the weight: widen the
+    /// bytes, look up, scale, cast.
+    /// </summary>
     public Tensor Dequantize(ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var high = packed.bitwise_right_shift(4);
-        var low = packed.bitwise_and(15);
-        var indices = stack([high, low], 1).reshape(-1).to_type(ScalarType.Int64);
-        var values = codeTable.index_select(0, indices).view(-1, BlockSize) * BlockAbsmax().unsqueeze(1);
-        var weight = values.reshape(-1).narrow(0, 0, ElementCount).view(Shape).to_type(dtype);
+        var values = pairTable.index_select(0, packed.to_type(ScalarType.Int32)).view(-1, BlockSize).mul_(BlockAbsmax().unsqueeze(1));
+        var weight = values.view(-1).narrow(0, 0, ElementCount).view(Shape).to_type(dtype);
         return scope.MoveToOuter(weight);
+    }
+
+    static Tensor PairTable(Device device)
+    {
+        var pairs = new float[256 * 2];
+        for (var b = 0; b < 256; b++)
+        {
+            pairs[2 * b] = CodeValues[b >> 4];
+            pairs[2 * b + 1] = CodeValues[b & 15];
+        }
+        return tensor(pairs, [256, 2], device: device).DetachFromDisposeScope();
     }
 
     public void Dispose()
@@ -111,6 +123,6 @@ public sealed class Nf4Tensor : IDisposable
         absmax?.Dispose();
         absmaxCodes?.Dispose();
         absmaxScales?.Dispose();
-        codeTable.Dispose();
+        pairTable.Dispose();
     }
 }
