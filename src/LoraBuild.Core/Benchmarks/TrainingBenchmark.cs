@@ -86,11 +86,12 @@ public static class TrainingBenchmark
         // dense float32 copy a random NF4 base is made from.
         if (!onCuda) HostMemory.ResetPeak();
         double loss = 0;
-        Tensor LossSum() => c.FusedLoss ? model.TrainingLossSum(ids, ids) : CausalLM.TokenLossSum(model.Forward(ids), ids);
+        var predicted = batch * (sequence - 1);
+        Tensor MeanLoss() => c.FusedLoss ? model.TrainingLoss(ids, ids, predicted) : CausalLM.TokenLossSum(model.Forward(ids), ids) / predicted;
         void Step()
         {
             using var scope = NewDisposeScope();
-            var tokenLoss = LossSum() / (batch * (sequence - 1));
+            var tokenLoss = MeanLoss();
             tokenLoss.backward();
             optimizer.Update(2e-4);
             optimizer.ZeroGrad();
@@ -113,7 +114,7 @@ public static class TrainingBenchmark
         {
             using var scope = NewDisposeScope();
             var phase = Stopwatch.StartNew();
-            var tokenLoss = LossSum() / (batch * (sequence - 1));
+            var tokenLoss = MeanLoss();
             Synchronize(device);
             forward += phase.Elapsed.TotalMilliseconds;
             phase.Restart();

@@ -68,17 +68,18 @@ public sealed class CausalLM : nn.Module
     }
 
     /// <summary>
-    /// Training's summed token loss from input ids: the decoder, then the head and cross-entropy fused over row chunks
-    /// (<see cref="LinearCrossEntropy"/>), so that no full float32 logits tensor is made. A head that carries an active
-    /// adapter or a bias takes the plain path.
+    /// Training's loss from input ids: the summed token cross-entropy divided by <paramref name="divisor"/> (the step's
+    /// predicted-token count makes it HF's mean). The decoder runs, then the head and cross-entropy fused over row
+    /// chunks (<see cref="LinearCrossEntropy"/>), so no full float32 logits tensor is made. A head that carries an
+    /// active adapter or a bias takes the plain path.
     /// </summary>
-    public Tensor TrainingLossSum(Tensor inputIds, Tensor labels)
+    public Tensor TrainingLoss(Tensor inputIds, Tensor labels, double divisor)
     {
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds);
         var loss = lm_head.ActiveAdapters.Count > 0 || lm_head.Bias is not null
-            ? TokenLossSum(lm_head.Forward(hidden), labels)
-            : LinearCrossEntropy.TokenLossSum(hidden, lm_head.BaseWeight(hidden.dtype), labels);
+            ? TokenLossSum(lm_head.Forward(hidden), labels) / divisor
+            : LinearCrossEntropy.Loss(hidden, lm_head.BaseWeight(hidden.dtype), labels, divisor);
         return scope.MoveToOuter(loss);
     }
 

@@ -6,9 +6,9 @@ namespace LoraBuild.Models;
 /// <summary>
 /// The output head and HF's causal-LM cross-entropy in one autograd node, over chunks of rows, so that the
 /// [batch x seq x vocab] float32 logits never exist at once. Forward computes, per chunk, the head GEMM, the loss
-/// (log-sum-exp minus the target logit, in float32 as HF's upcast does) and the gradient of the summed loss with
-/// respect to the hidden states (softmax - one-hot, times the head weight), and keeps only that [rows, hidden] gradient;
-/// backward scales it by the incoming gradient. A head weight that requires grad (full fine-tuning) gets its gradient
+/// (log-sum-exp minus the target logit, in float32 as HF's upcast does) and the loss's gradient with respect to the
+/// hidden states (softmax - one-hot, times the head weight), and keeps only that [rows, hidden] gradient; backward
+/// scales it by the incoming gradient. A head weight that requires grad (full fine-tuning) gets its gradient
 /// accumulated over chunks in float32.
 /// </summary>
 public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCrossEntropy>
@@ -19,23 +19,25 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
     public override string Name => nameof(LinearCrossEntropy);
 
     /// <summary>
-    /// Sum of token cross-entropies (float32) of <c>hidden · headWeightᵀ</c> against <paramref name="labels"/> shifted
-    /// left by one (the last position has no target), -100 ignored: equal to
-    /// <c>CausalLM.TokenLossSum(linear(hidden, headWeight), labels)</c>.
+    /// The token cross-entropies (float32) of <c>hidden · headWeightᵀ</c> against <paramref name="labels"/> shifted left
+    /// by one (the last position has no target), -100 ignored, summed and divided by <paramref name="divisor"/> (the
+    /// step's predicted-token count gives the mean): <c>CausalLM.TokenLossSum(linear(hidden, headWeight), labels) / divisor</c>.
+    /// The divisor is applied to the float32 logit gradients before they are rounded to the compute dtype, as autograd
+    /// would; scaling a bf16 gradient afterwards would round twice.
     /// </summary>
-    public static Tensor TokenLossSum(Tensor hidden, Tensor headWeight, Tensor labels, long chunkBytes = DefaultChunkBytes)
+    public static Tensor Loss(Tensor hidden, Tensor headWeight, Tensor labels, double divisor = 1, long chunkBytes = DefaultChunkBytes)
     {
         using var scope = NewDisposeScope();
         var (batch, length) = (labels.shape[0], labels.shape[1]);
         // Row (b, t) predicts labels[b, t + 1]; the last position of each sequence predicts nothing.
         var targets = cat([labels.narrow(1, 1, length - 1), full(batch, 1, -100L, dtype: ScalarType.Int64, device: labels.device)], 1).reshape(-1);
         var chunkRows = Math.Max(1, chunkBytes / (4 * headWeight.shape[0]));
-        return scope.MoveToOuter(apply(hidden, headWeight, targets, chunkRows));
+        return scope.MoveToOuter(apply(hidden, headWeight, targets, chunkRows, divisor));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (hidden, weight, targets, chunkRows) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (long)vars[3]);
+        var (hidden, weight, targets, chunkRows, divisor) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (long)vars[3], (double)vars[4]);
         var rows = hidden.reshape(-1, hidden.shape[^1]);
         var hiddenNeedsGrad = hidden.requires_grad;
         var weightNeedsGrad = weight.requires_grad;
@@ -57,11 +59,11 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
             loss.add_(tokenLoss.sum());
             if (hiddenGrad is null && weightGrad is null) continue;
 
-            // d(sum of losses)/d(logits) = softmax - one-hot, zero on ignored rows; in the compute dtype for the GEMMs,
-            // as autograd's backward of the upcast would hand it on.
+            // d(loss)/d(logits) = (softmax - one-hot) / divisor, zero on ignored rows; rounded to the compute dtype for
+            // the GEMMs, as autograd's backward of the upcast would hand it on.
             var logitsGrad = logits.sub_(logSumExp).exp_();
             logitsGrad.scatter_add_(1, safeTarget, full_like(safeTarget, -1.0f, ScalarType.Float32));
-            logitsGrad.masked_fill_(ignored.unsqueeze(1), 0);
+            logitsGrad.masked_fill_(ignored.unsqueeze(1), 0).div_(divisor);
             var gradInCompute = logitsGrad.to_type(weight.dtype);
             hiddenGrad?.narrow(0, start, size).copy_(gradInCompute.matmul(weight));
             weightGrad?.add_(gradInCompute.t().matmul(input));
@@ -69,7 +71,7 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
         ctx.save_for_backward([hiddenGrad!, weightGrad!]);
         ctx.save_data("hiddenShape", hidden.shape);
         ctx.save_data("weightType", weight.dtype);
-        return loss.squeeze(0);
+        return loss.div_(divisor).squeeze(0);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -81,8 +83,9 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
             Tensor? hiddenGrad = null, weightGrad = null;
             if (saved[0] is { } h)
             {
-                using var factor = scale.to_type(h.dtype);
-                hiddenGrad = h.mul(factor).view((long[])ctx.get_data("hiddenShape"));
+                // The incoming gradient is 1 when the loss is used as it is; anything else is applied in float32.
+                using var scaled = h.to_type(ScalarType.Float32).mul_(scale);
+                hiddenGrad = scaled.to_type(h.dtype).view((long[])ctx.get_data("hiddenShape"));
             }
             if (saved[1] is { } w)
             {
@@ -90,7 +93,7 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
                 weightGrad = scaled.to_type((ScalarType)ctx.get_data("weightType"));
             }
             scale.Dispose();
-            return [hiddenGrad!, weightGrad!, null!, null!];
+            return [hiddenGrad!, weightGrad!, null!, null!, null!];
         }
         finally
         {

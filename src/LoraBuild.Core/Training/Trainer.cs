@@ -50,17 +50,73 @@ public sealed class Trainer
         this.log = log;
     }
 
+    /// <summary>A run's encoded data and what evaluation needs from the tokenizer.</summary>
+    sealed record RunData(HfTokenizer Tokenizer, ChatTemplate Chat, IReadOnlyList<TokenizedExample> Train,
+        IReadOnlyList<RawExample>? EvalRaw, IReadOnlyList<TokenizedExample>? EvalEncoded, IReadOnlySet<int> StopIds, int PadId);
+
+    /// <summary>What the step loop produced.</summary>
+    sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds);
+
+    bool Full => config.Method == "full";
+
     public TrainingResult Run(bool resume, CancellationToken cancellation = default)
     {
         config.Validate("training configuration");
         var clock = Stopwatch.StartNew();
         var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
-        if (config.Method == "full" && dtype != ScalarType.Float32)
+        if (Full && dtype != ScalarType.Float32)
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32.");
         var output = Path.GetFullPath(config.OutputDir!);
         Directory.CreateDirectory(output);
 
         // Data first: a bad line fails in seconds, before the model is loaded.
+        var data = LoadData();
+        var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant());
+        var fingerprint = RunFingerprint.Compute(description);
+
+        using var model = ModelLoader.Load(config.BaseModel!, dtype, device);
+        var loraConfig = config.ToLoraConfig();
+        var trainable = PrepareModel(model, loraConfig);
+        var trainableCount = trainable.Sum(p => p.numel());
+        var totalCount = model.BaseParameterCount() + (Full ? 0 : trainableCount);
+        log($"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
+            $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
+            $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
+            $"{device.type.ToString().ToLowerInvariant()} {dtype}");
+
+        using var optimizer = new AdamW(trainable, config.AdamBeta1, config.AdamBeta2, config.AdamEpsilon, config.WeightDecay, config.Optimizer == "paged_adamw");
+        var checkpoints = new CheckpointStore(Path.Combine(output, CheckpointsFolder), config.SaveTotalLimit);
+        var steps = TrainSteps(model, data, trainable, optimizer, checkpoints, fingerprint, resume, cancellation);
+        var (eval, baseEval) = FinalEvaluation(model, data);
+
+        if (Full) ModelWriter.Save(model, config.BaseModel!, Path.Combine(output, ModelFolder));
+        else
+        {
+            var manifest = new AdapterManifest(config.Quantization, config.DoubleQuant, ModelHash.Sha256(config.BaseModel!), fingerprint, RunFingerprint.WorkerVersion);
+            PeftAdapter.Save(Path.Combine(output, AdapterFolder), model, AdapterName, loraConfig,
+                new Dictionary<string, string> { [AdapterManifest.FileName] = manifest.ToJson() });
+        }
+        WriteProbe(model, data.Train[0], Path.Combine(output, ProbeFile));
+
+        var result = new TrainingResult(output, fingerprint, steps.TotalSteps, steps.LastLoss, steps.Curve, eval, baseEval, trainableCount, totalCount,
+            steps.Tokens / Math.Max(1e-9, steps.Seconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds);
+        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result));
+        AtomicFile.WriteAllText(Path.Combine(output, LossCurveFile), LossCurve.Svg(steps.Curve, Full ? "full fine-tuning" : Path.GetFileName(output)));
+        // run.json last: its presence marks the output complete.
+        AtomicFile.WriteAllText(Path.Combine(output, RunFile), JsonSerializer.Serialize(new
+        {
+            fingerprint,
+            inputs = description,
+            steps = steps.TotalSteps,
+            output = Full ? ModelFolder : AdapterFolder,
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        checkpoints.DeleteAll();
+        log(string.Create(CultureInfo.InvariantCulture, $"done: {steps.TotalSteps} steps in {steps.Seconds:0.0}s, final loss {steps.LastLoss:0.0000}, output {output}"));
+        return result;
+    }
+
+    RunData LoadData()
+    {
         var tokenizer = HfTokenizer.Load(config.BaseModel!);
         var chat = ChatTemplate.Resolve(config.ChatTemplate, tokenizer.ChatTemplate, config.Dataset!);
         var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen);
@@ -79,40 +135,36 @@ public sealed class Trainer
             (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
             Report("eval", evalReport);
         }
+        return new RunData(tokenizer, chat, train, evalRaw, evalEncoded, StopIds(tokenizer, config.BaseModel!),
+            tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0);
+    }
 
-        var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant());
-        var fingerprint = RunFingerprint.Compute(description);
-        var stopIds = StopIds(tokenizer, config.BaseModel!);
-        var padId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0;
-
-        using var model = ModelLoader.Load(config.BaseModel!, dtype, device);
-        var full = config.Method == "full";
+    /// <summary>Quantises the base and adds the adapter (or, for full fine-tuning, unfreezes every weight); returns what trains.</summary>
+    List<Parameter> PrepareModel(CausalLM model, LoraConfig loraConfig)
+    {
         model.Model.GradientCheckpointing = config.GradientCheckpointing;
-        var loraConfig = config.ToLoraConfig();
-        if (!full)
+        if (!Full)
         {
             if (config.Quantization == "nf4") LoraModel.QuantizeBaseNf4(model, config.DoubleQuant);
             manual_seed(config.Seed);
             LoraModel.AddAdapter(model, AdapterName, loraConfig);
             LoraModel.SetActiveAdapters(model, AdapterName);
         }
-        var trainable = full
+        var trainable = Full
             ? model.parameters().Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>().ToList()
             : LoraModel.AdapterParameters(model, AdapterName).Select(p => p.Parameter).ToList();
         foreach (var p in trainable) p.requires_grad = true;
-        var trainableCount = trainable.Sum(p => p.numel());
-        var totalCount = model.BaseParameterCount() + (full ? 0 : trainableCount);
-        log($"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
-            $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
-            $"{(full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
-            $"{device.type.ToString().ToLowerInvariant()} {dtype}");
+        return trainable;
+    }
 
-        using var optimizer = new AdamW(trainable, config.AdamBeta1, config.AdamBeta2, config.AdamEpsilon, config.WeightDecay, config.Optimizer == "paged_adamw");
-        var plan = new BatchPlan(train.Count, config.MicroBatchSize, config.GradientAccumulationSteps, config.Seed);
+    /// <summary>The optimisation loop: resumes from a matching checkpoint, logs, checkpoints and evaluates on schedule.</summary>
+    StepsOutcome TrainSteps(CausalLM model, RunData data, List<Parameter> trainable, AdamW optimizer, CheckpointStore checkpoints,
+        string fingerprint, bool resume, CancellationToken cancellation)
+    {
+        var plan = new BatchPlan(data.Train.Count, config.MicroBatchSize, config.GradientAccumulationSteps, config.Seed);
         long totalSteps = config.MaxSteps > 0 ? config.MaxSteps : (long)Math.Ceiling(config.NumEpochs * plan.StepsPerEpoch);
         var curve = new List<LossPoint>();
         long startStep = 0;
-        var checkpoints = new CheckpointStore(Path.Combine(output, CheckpointsFolder), config.SaveTotalLimit);
         if (resume && checkpoints.Newest(fingerprint) is { } checkpoint)
         {
             startStep = checkpoints.Restore(checkpoint, trainable, optimizer, curve);
@@ -134,20 +186,10 @@ public sealed class Trainer
             var learningRate = LearningRateSchedule.At(config.LrScheduler, step, totalSteps, config.WarmupSteps, config.LearningRate);
             // Dropout draws from a generator seeded by (seed, step): a resumed run draws what an uninterrupted one would.
             manual_seed(unchecked(config.Seed * 1_000_003L + step));
-            var batches = plan.MicroBatches(step).Select(indices => BatchPlan.Collate(indices.Select(i => train[i]).ToList(), padId, device)).ToList();
-            var predicted = batches.Sum(b => b.PredictedTokens);
-            double lossSum = 0;
-            foreach (var batch in batches)
-            {
-                using var scope = NewDisposeScope();
-                var tokenLoss = model.TrainingLossSum(batch.InputIds, batch.Labels);
-                (tokenLoss / Math.Max(1, predicted)).backward();
-                lossSum += tokenLoss.item<float>();
-                windowTokens += batch.Tokens;
-                totalTokens += batch.Tokens;
-                batch.Dispose();
-            }
-            var loss = lossSum / Math.Max(1, predicted);
+            var batches = plan.MicroBatches(step).Select(indices => BatchPlan.Collate(indices.Select(i => data.Train[i]).ToList(), data.PadId, model.Device)).ToList();
+            var (loss, tokens) = AccumulateGradients(model, batches);
+            windowTokens += tokens;
+            totalTokens += tokens;
             if (!double.IsFinite(loss))
             {
                 var last = checkpoints.Newest(fingerprint);
@@ -178,52 +220,49 @@ public sealed class Trainer
                 var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve);
                 log($"checkpoint: {path}");
             }
-            if (config.EvalSteps > 0 && done % config.EvalSteps == 0 && done < totalSteps && evalEncoded is not null)
+            if (config.EvalSteps > 0 && done % config.EvalSteps == 0 && done < totalSteps && data.EvalEncoded is not null)
             {
-                var quick = Evaluator.Evaluate(model, evalEncoded, [], tokenizer, stopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
+                var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
                 log(string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
             }
         }
-        var trainSeconds = trainingTime.Elapsed.TotalSeconds;
+        return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds);
+    }
 
-        EvalMetrics? eval = null, baseEval = null;
-        if (evalEncoded is not null)
+    /// <summary>
+    /// Forward and backward over one step's micro-batches, each contributing its share of the step's mean token loss,
+    /// so the accumulated gradient is the mean's. Returns that mean and the step's tokens; disposes the batches.
+    /// </summary>
+    static (double Loss, long Tokens) AccumulateGradients(CausalLM model, IReadOnlyList<Batch> batches)
+    {
+        var predicted = Math.Max(1, batches.Sum(b => b.PredictedTokens));
+        double loss = 0;
+        long tokens = 0;
+        foreach (var batch in batches)
         {
-            var cases = Evaluator.Cases(evalRaw!, evalEncoded, chat, config.SequenceLen);
-            eval = Evaluator.Evaluate(model, evalEncoded, cases, tokenizer, stopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
-            LogEval("eval", eval);
-            if (!full)
-            {
-                LoraModel.SetActiveAdapters(model);
-                baseEval = Evaluator.Evaluate(model, evalEncoded, cases, tokenizer, stopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
-                LoraModel.SetActiveAdapters(model, AdapterName);
-                LogEval("base model eval", baseEval);
-            }
+            using var scope = NewDisposeScope();
+            var share = model.TrainingLoss(batch.InputIds, batch.Labels, predicted);
+            share.backward();
+            loss += share.item<float>();
+            tokens += batch.Tokens;
+            batch.Dispose();
         }
+        return (loss, tokens);
+    }
 
-        if (full) ModelWriter.Save(model, config.BaseModel!, Path.Combine(output, ModelFolder));
-        else
-        {
-            var manifest = new AdapterManifest(config.Quantization, config.DoubleQuant, ModelHash.Sha256(config.BaseModel!), fingerprint, RunFingerprint.WorkerVersion);
-            PeftAdapter.Save(Path.Combine(output, AdapterFolder), model, AdapterName, loraConfig,
-                new Dictionary<string, string> { [AdapterManifest.FileName] = manifest.ToJson() });
-        }
-
-        WriteProbe(model, train[0], Path.Combine(output, ProbeFile));
-        var result = new TrainingResult(output, fingerprint, totalSteps, lastLoss, curve, eval, baseEval, trainableCount, totalCount,
-            totalTokens / Math.Max(1e-9, trainSeconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds);
-        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result));
-        AtomicFile.WriteAllText(Path.Combine(output, LossCurveFile), LossCurve.Svg(curve, full ? "full fine-tuning" : Path.GetFileName(output)));
-        AtomicFile.WriteAllText(Path.Combine(output, RunFile), JsonSerializer.Serialize(new
-        {
-            fingerprint,
-            inputs = description,
-            steps = totalSteps,
-            output = full ? ModelFolder : AdapterFolder,
-        }, new JsonSerializerOptions { WriteIndented = true }));
-        checkpoints.DeleteAll();
-        log(string.Create(CultureInfo.InvariantCulture, $"done: {totalSteps} steps in {trainSeconds:0.0}s, final loss {lastLoss:0.0000}, output {output}"));
-        return result;
+    /// <summary>The trained model on the eval set, and (for adapters) the base model on it, for the gates' comparisons.</summary>
+    (EvalMetrics? Eval, EvalMetrics? BaseEval) FinalEvaluation(CausalLM model, RunData data)
+    {
+        if (data.EvalEncoded is null) return (null, null);
+        var cases = Evaluator.Cases(data.EvalRaw!, data.EvalEncoded, data.Chat, config.SequenceLen);
+        var eval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
+        LogEval("eval", eval);
+        if (Full) return (eval, null);
+        LoraModel.SetActiveAdapters(model);
+        var baseEval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
+        LoraModel.SetActiveAdapters(model, AdapterName);
+        LogEval("base model eval", baseEval);
+        return (eval, baseEval);
     }
 
     /// <summary>
