@@ -20,8 +20,8 @@ public sealed record BenchCase(string Shape, string Method, string Targets, bool
 
 /// <summary>
 /// A case's measurements. <see cref="PeakGiB"/>: on CUDA the device memory in use above the level after CUDA start-up
-/// (NVML); on CPU the process's peak resident memory while training, above its level before the model was made. The floor fields are
-/// libtorch's own time for the step's frozen GEMMs and attention (<see cref="StepFloor"/>), when measured.
+/// (NVML); on CPU the process's peak resident memory while training, above its level before the model was made. The
+/// floor fields are libtorch's own time for the step's frozen GEMMs and attention (<see cref="StepFloor"/>), when measured.
 /// </summary>
 public sealed record BenchResult(string Shape, string Method, string Targets, bool GradientCheckpointing, bool FusedLoss, string Device,
     double TokensPerSecond, double StepMilliseconds, double? PeakGiB, long Trainable, double Loss,
