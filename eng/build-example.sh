@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # The README's main job: pack the SDK, build (train + gate) and pack the example adapter, then run the consumer app.
+# Works on a fresh clone with an empty NuGet cache. Everything the examples restore goes to artifacts/example-packages
+# (examples/NuGet.config), so replacing the freshly built SDK and adapter packages there never touches the user's
+# global NuGet cache or another clone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-dotnet pack sdk/LoraBuild.Sdk -c Release -o artifacts/packages
-# A freshly packed SDK replaces any copy of the same version in the NuGet cache.
-packages="$(dotnet nuget locals global-packages -l | sed 's/^global-packages: //')"
-rm -rf "$packages/lorabuild.sdk/1.0.0" "$packages/helloadapter/1.0.0"
+feed="$root/artifacts/packages"
+example_packages="$root/artifacts/example-packages"
+
+echo "== pack LoraBuild.Sdk"
+dotnet pack sdk/LoraBuild.Sdk -c Release -o "$feed"
+rm -rf "$example_packages/lorabuild.sdk" "$example_packages/helloadapter"
+
+echo "== build examples/HelloAdapter (train, evaluate, gate)"
 dotnet build examples/HelloAdapter -c Release
-dotnet pack examples/HelloAdapter -c Release --no-build -o artifacts/packages
-if [ -d examples/HelloConsumer ]; then
-  dotnet run --project examples/HelloConsumer -c Release -- "spell 4 0 7:" "spell 9 9 1 2:"
-fi
+echo "== pack examples/HelloAdapter"
+dotnet pack examples/HelloAdapter -c Release --no-build -o "$feed"
+rm -rf "$example_packages/helloadapter"
+
+echo "== run examples/HelloConsumer"
+dotnet run --project examples/HelloConsumer -c Release -- "spell 4 0 7:" "spell 9 9 1 2:"
