@@ -188,7 +188,17 @@ public class TargetLogicTests
         using var matrix = System.Text.Json.JsonDocument.Parse(File.ReadAllText(matrixFile));
         var entries = matrix.RootElement.GetProperty("include").EnumerateArray().ToList();
         Assert.Equal(["a", "b"], entries.Select(e => e.GetProperty("adapter").GetString()));
-        Assert.All(entries, e => Assert.EndsWith("Adapters.csproj", e.GetProperty("project").GetString()));
+        // Relative to the folder msbuild ran in (the repository root in CI), never this machine's absolute path.
+        Assert.All(entries, e => Assert.Equal("Adapters.csproj", e.GetProperty("project").GetString()));
+        Assert.All(entries, e => Assert.Equal(".", e.GetProperty("directory").GetString()));
+        var fromParent = project.Run("msbuild", "-t:LoraBuildMatrix", $"-p:LoraBuildMatrixFile={matrixFile}",
+            $"-p:LoraBuildMatrixRoot={Path.GetDirectoryName(project.Directory)}");
+        Assert.True(fromParent.ExitCode == 0, fromParent.Output);
+        using var rooted = System.Text.Json.JsonDocument.Parse(File.ReadAllText(matrixFile));
+        Assert.All(rooted.RootElement.GetProperty("include").EnumerateArray(),
+            e => Assert.Equal(Path.GetFileName(project.Directory) + "/Adapters.csproj", e.GetProperty("project").GetString()));
+        Assert.All(rooted.RootElement.GetProperty("include").EnumerateArray(),
+            e => Assert.Equal(Path.GetFileName(project.Directory), e.GetProperty("directory").GetString()));
 
         // One job per adapter: LoraBuildOnly builds just that one.
         var only = project.Run("build", "-p:LoraBuildOnly=b");
