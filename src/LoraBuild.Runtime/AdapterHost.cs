@@ -4,7 +4,6 @@ using LoraBuild.Generation;
 using LoraBuild.Models;
 using LoraBuild.Native;
 using LoraBuild.Tokenization;
-using LoraBuild.Training;
 using static TorchSharp.torch;
 
 namespace LoraBuild.Runtime;
@@ -53,7 +52,7 @@ public sealed class AdapterHost : IDisposable
         {
             AdapterLoader.PrepareBase(model, list.Select(s => s.Directory));
             var tokenizer = HfTokenizer.Load(baseModelDirectory);
-            var host = new AdapterHost(model, tokenizer, Trainer.StopIds(tokenizer, baseModelDirectory), baseSha);
+            var host = new AdapterHost(model, tokenizer, StopTokens.Resolve(tokenizer, baseModelDirectory), baseSha);
             foreach (var source in list)
             {
                 PeftAdapter.Load(source.Directory, model, source.Name);

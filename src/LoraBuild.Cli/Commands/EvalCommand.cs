@@ -1,3 +1,4 @@
+using LoraBuild.Generation;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -39,7 +40,7 @@ public static class EvalCommand
             var raw = JsonlDataset.Read(parse.GetValue(dataset)!);
             var (encoded, _) = new ExampleEncoder(tokenizer, chat, length).EncodeAll(raw);
             var cases = Evaluator.Cases(raw, encoded, chat, length);
-            var stopIds = Trainer.StopIds(tokenizer, modelDir);
+            var stopIds = StopTokens.Resolve(tokenizer, modelDir);
             using var loaded = ModelLoader.Load(modelDir, type, dev);
             var results = new Dictionary<string, object?>();
             if (adapterDir is not null)

@@ -41,7 +41,7 @@ public static class GenerateCommand
             var useList = parse.GetValue(use) ?? [];
             if (useList.Length > 1 && useList.Length != promptList.Length)
                 throw new LoraBuildException(ErrorCodes.BadArgument, $"--use was given {useList.Length} times for {promptList.Length} prompts; give it once or once per prompt.");
-            var stopIds = Trainer.StopIds(tokenizer, modelDir);
+            var stopIds = StopTokens.Resolve(tokenizer, modelDir);
             var options = new GenerationOptions(parse.GetValue(maxNewTokens), parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed));
             for (var i = 0; i < promptList.Length; i++)
             {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using LoraBuild.Adapters;
 using LoraBuild.Diagnostics;
 using LoraBuild.Evaluation;
+using LoraBuild.Generation;
 using LoraBuild.IO;
 using LoraBuild.Models;
 using LoraBuild.Native;
@@ -135,7 +136,7 @@ public sealed class Trainer
             (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
             Report("eval", evalReport);
         }
-        return new RunData(tokenizer, chat, train, evalRaw, evalEncoded, StopIds(tokenizer, config.BaseModel!),
+        return new RunData(tokenizer, chat, train, evalRaw, evalEncoded, StopTokens.Resolve(tokenizer, config.BaseModel!),
             tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0);
     }
 
@@ -295,22 +296,6 @@ public sealed class Trainer
             (m.ExactMatch is { } em ? string.Create(CultureInfo.InvariantCulture, $" exact match {em:0.000} ({m.ExactMatchExamples} examples)") : ""));
 
     /// <summary>End-of-sequence ids: the tokenizer's, config.json's and generation_config.json's.</summary>
-    public static IReadOnlySet<int> StopIds(HfTokenizer tokenizer, string modelDirectory)
-    {
-        var ids = new HashSet<int>();
-        if (tokenizer.EosTokenId is { } eos) ids.Add(eos);
-        foreach (var file in new[] { "config.json", "generation_config.json" })
-        {
-            var path = Path.Combine(modelDirectory, file);
-            if (!File.Exists(path)) continue;
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            if (!doc.RootElement.TryGetProperty("eos_token_id", out var e)) continue;
-            if (e.ValueKind == JsonValueKind.Number) ids.Add(e.GetInt32());
-            else if (e.ValueKind == JsonValueKind.Array) foreach (var x in e.EnumerateArray()) ids.Add(x.GetInt32());
-        }
-        return ids;
-    }
-
     static string MetricsJson(TrainingResult r)
     {
         var metrics = new Dictionary<string, object?>
