@@ -7,6 +7,7 @@ public static class ErrorCodes
     public const string NoLibTorch = "LB0001";
     public const string NativeIncompatible = "LB0002";
     public const string LibTorchSharpMissing = "LB0003";
+    public const string LibTorchNotRestored = "LB0004"; // raised by the runtime package's publish target (MSBuild)
 
     // Safetensors (0010-0029)
     public const string SafeTensorsTooSmall = "LB0010";

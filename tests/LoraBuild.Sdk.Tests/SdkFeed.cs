@@ -42,10 +42,19 @@ public static class DotNet
 
     public static Result Run(string directory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var extra = args[0] is "build" or "pack" or "clean" or "restore" or "msbuild" or "publish"
+            ? new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:n" } : [];
+        return Execute("dotnet", directory, environment, [.. args, .. extra]);
+    }
+
+    /// <summary>Runs a program other than dotnet (an installed tool), from the temp folder.</summary>
+    public static Result RunExecutable(string path, params string[] args) =>
+        Execute(path, Path.GetTempPath(), new Dictionary<string, string?>(), args);
+
+    static Result Execute(string fileName, string directory, IReadOnlyDictionary<string, string?> environment, string[] args)
+    {
+        var start = new ProcessStartInfo(fileName) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);
-        if (args[0] is "build" or "pack" or "clean" or "restore" or "msbuild")
-            foreach (var a in new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:n" }) start.ArgumentList.Add(a);
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k == "DOTNET_HOST_PATH").ToList())
             start.Environment.Remove(key);
         foreach (var (key, value) in environment) start.Environment[key] = value;

@@ -19,9 +19,9 @@ public sealed record TorchRuntimeInfo(string LibTorchDirectory, string LibTorchS
 /// </summary>
 public static class TorchRuntime
 {
-    public const string LibTorchPackageId = "libtorch-cpu-linux-x64";
-    public const string LibTorchPackageVersion = "2.10.0";
-    public const string TorchSharpPackageVersion = "0.107.0";
+    const string LibTorchPackageId = PackageVersions.LibTorchCpuPackageId;
+    const string LibTorchPackageVersion = PackageVersions.LibTorch;
+    const string TorchSharpPackageVersion = PackageVersions.TorchSharp;
     const string StdCxx = "libstdc++.so.6";
 
     static readonly object Gate = new();
@@ -47,8 +47,10 @@ public static class TorchRuntime
             var (libDir, source) = FindLibTorch(tried)
                 ?? throw new LoraBuildException(ErrorCodes.NoLibTorch,
                     "No usable libtorch was found. Tried:" + Environment.NewLine + string.Join(Environment.NewLine, tried.Select(t => "  - " + t)) +
-                    Environment.NewLine + "Restore the project (it brings " + LibTorchPackageId + " " + LibTorchPackageVersion +
-                    "), set TORCH_LIB_DIR to a libtorch 'lib' folder, or install PyTorch for python3.");
+                    Environment.NewLine + "In an app: reference the LoraBuild.Runtime package (it restores " + LibTorchPackageId + " " +
+                    LibTorchPackageVersion + " and dotnet publish puts libtorch beside the app), or copy a libtorch 'lib' folder's .so files " +
+                    "beside the app, or set TORCH_LIB_DIR to one. With an existing PyTorch: LORABUILD_TORCH_BACKEND=system. " +
+                    "For the lorabuild worker of the SDK: restore the adapter project.");
 
             foreach (var name in new[] { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so" })
             {
@@ -116,6 +118,8 @@ public static class TorchRuntime
                 yield return (path, "restore-time package recorded in " + manifest);
         }
         yield return (Path.Combine(appDir, "runtimes", "linux-x64", "native"), "application folder");
+        // A published app (dotnet publish -r linux-x64) has the native libraries beside it.
+        yield return (appDir.TrimEnd(Path.DirectorySeparatorChar), "application folder (published)");
         yield return (Path.Combine(NuGetPackagesFolder(), LibTorchPackageId, LibTorchPackageVersion, "runtimes", "linux-x64", "native"), "NuGet packages folder");
     }
 
