@@ -8,9 +8,6 @@ using static TorchSharp.torch;
 
 namespace LoraBuild.Runtime;
 
-/// <summary>An adapter to load: its name and its PEFT folder (for packages: <c>lora/&lt;name&gt;/</c> in the app's output).</summary>
-public sealed record AdapterSource(string Name, string Directory);
-
 /// <summary>How the host runs: device (auto picks CUDA when present), and whether a base-model mismatch is tolerated.</summary>
 public sealed record HostOptions(string Device = "auto", bool IgnoreBaseModelMismatch = false);
 
@@ -47,17 +44,12 @@ public sealed class AdapterHost : IDisposable
         var list = sources.ToList();
         var baseSha = ModelHash.Sha256(baseModelDirectory);
         foreach (var source in list) CheckBase(source, baseSha, options);
-        var model = ModelLoader.Load(baseModelDirectory, dtype, device);
+        var model = AdapterLoader.Load(baseModelDirectory, list, dtype, device);
         try
         {
-            AdapterLoader.PrepareBase(model, list.Select(s => s.Directory));
             var tokenizer = HfTokenizer.Load(baseModelDirectory);
             var host = new AdapterHost(model, tokenizer, StopTokens.Resolve(tokenizer, baseModelDirectory), baseSha);
-            foreach (var source in list)
-            {
-                PeftAdapter.Load(source.Directory, model, source.Name);
-                host.adapters.Add(source.Name);
-            }
+            foreach (var source in list) host.adapters.Add(source.Name);
             model.eval();
             return host;
         }

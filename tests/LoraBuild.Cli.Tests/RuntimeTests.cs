@@ -1,3 +1,4 @@
+using LoraBuild.Adapters;
 using LoraBuild.Diagnostics;
 using LoraBuild.Runtime;
 using LoraBuild.Tests;

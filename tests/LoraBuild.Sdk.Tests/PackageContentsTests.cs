@@ -23,7 +23,7 @@ public class PackageContentsTests
         Assert.Single(entries, n => n.EndsWith("/libLibTorchSharp.so", StringComparison.Ordinal));
         Assert.Single(entries, n => n.EndsWith("/lorabuild.dll", StringComparison.Ordinal));
         // libtorch is resolved at run time, never carried by the SDK.
-        Assert.DoesNotContain(entries, n => n.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(entries, n => Path.GetFileName(n) is "libtorch.so" or "libtorch_cpu.so" or "libc10.so");
 
         var pinned = File.ReadAllLines(Path.Combine(feed.RepoRoot, "tests", "LoraBuild.Sdk.Tests", "sdk-package-files.txt"))
             .Where(l => l.Length > 0 && !l.StartsWith('#'));

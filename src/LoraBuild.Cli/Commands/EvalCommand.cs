@@ -41,12 +41,10 @@ public static class EvalCommand
             var (encoded, _) = new ExampleEncoder(tokenizer, chat, length).EncodeAll(raw);
             var cases = Evaluator.Cases(raw, encoded, chat, length);
             var stopIds = StopTokens.Resolve(tokenizer, modelDir);
-            using var loaded = ModelLoader.Load(modelDir, type, dev);
+            using var loaded = AdapterLoader.Load(modelDir, adapterDir is null ? [] : [new AdapterSource("default", adapterDir)], type, dev);
             var results = new Dictionary<string, object?>();
             if (adapterDir is not null)
             {
-                AdapterLoader.PrepareBase(loaded, [adapterDir]);
-                PeftAdapter.Load(adapterDir, loaded, "default");
                 LoraModel.SetActiveAdapters(loaded, "default");
                 results["adapter"] = Run(loaded, "adapter");
                 LoraModel.SetActiveAdapters(loaded);

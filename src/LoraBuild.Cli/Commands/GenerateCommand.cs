@@ -33,10 +33,8 @@ public static class GenerateCommand
             var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
             var modelDir = parse.GetValue(model)!;
             var tokenizer = HfTokenizer.Load(modelDir);
-            var named = (parse.GetValue(adapters) ?? []).Select(a => a.Contains('=') ? (a[..a.IndexOf('=')], a[(a.IndexOf('=') + 1)..]) : (Path.GetFileName(Path.GetFullPath(a).TrimEnd('/')), a)).ToList();
-            using var loaded = ModelLoader.Load(modelDir, type, dev);
-            AdapterLoader.PrepareBase(loaded, named.Select(n => n.Item2));
-            foreach (var (name, dir) in named) PeftAdapter.Load(dir, loaded, name);
+            var named = (parse.GetValue(adapters) ?? []).Select(AdapterSource.Parse).ToList();
+            using var loaded = AdapterLoader.Load(modelDir, named, type, dev);
             var promptList = parse.GetValue(prompts)!;
             var useList = parse.GetValue(use) ?? [];
             if (useList.Length > 1 && useList.Length != promptList.Length)
@@ -45,9 +43,9 @@ public static class GenerateCommand
             var options = new GenerationOptions(parse.GetValue(maxNewTokens), parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed));
             for (var i = 0; i < promptList.Length; i++)
             {
-                var adapterName = useList.Length == 0 ? named.FirstOrDefault().Item1 ?? "base" : useList.Length == 1 ? useList[0] : useList[i];
-                if (adapterName != "base" && !named.Any(n => n.Item1 == adapterName))
-                    throw new LoraBuildException(ErrorCodes.BadArgument, $"--use {adapterName}: no adapter of that name; loaded: {string.Join(", ", named.Select(n => n.Item1).DefaultIfEmpty("none"))}.");
+                var adapterName = useList.Length == 0 ? named.FirstOrDefault()?.Name ?? "base" : useList.Length == 1 ? useList[0] : useList[i];
+                if (adapterName != "base" && !named.Any(n => n.Name == adapterName))
+                    throw new LoraBuildException(ErrorCodes.BadArgument, $"--use {adapterName}: no adapter of that name; loaded: {string.Join(", ", named.Select(n => n.Name).DefaultIfEmpty("none"))}.");
                 if (adapterName == "base") LoraModel.SetActiveAdapters(loaded);
                 else LoraModel.SetActiveAdapters(loaded, adapterName);
                 var ids = TextGenerator.Generate(loaded, tokenizer.Encode(promptList[i]), stopIds, options);

@@ -31,11 +31,9 @@ public static class LogitsCommand
         var (device, dtype) = CommonOptions.Resolve(deviceName, dtypeName);
         using var scope = NewDisposeScope();
         var ids = ReadInputIds(inputIdsPath).to(device);
-        using var model = ModelLoader.Load(modelDir, dtype, device);
+        using var model = AdapterLoader.Load(modelDir, adapterDir is null ? [] : [new AdapterSource("default", adapterDir)], dtype, device);
         if (adapterDir is not null)
         {
-            AdapterLoader.PrepareBase(model, [adapterDir]);
-            PeftAdapter.Load(adapterDir, model, "default");
             if (merge) LoraModel.Merge(model, "default");
             else LoraModel.SetActiveAdapters(model, "default");
         }

@@ -22,11 +22,8 @@ public static class MergeCommand
         {
             var modelDir = parse.GetValue(model)!;
             var adapterDir = parse.GetValue(adapter)!;
-            using var loaded = ModelLoader.Load(modelDir);
-            AdapterLoader.PrepareBase(loaded, [adapterDir], originalBase: parse.GetValue(mergeBase) == "original");
-            PeftAdapter.Load(adapterDir, loaded, "default");
+            using var loaded = AdapterLoader.Load(modelDir, [new AdapterSource("default", adapterDir)], originalBase: parse.GetValue(mergeBase) == "original");
             LoraModel.Merge(loaded, "default");
-            foreach (var (_, layer) in loaded.LinearLayers()) layer.Dequantize();
             ModelWriter.Save(loaded, modelDir, parse.GetValue(output)!);
             Console.WriteLine($"merged {adapterDir} into {modelDir}: {parse.GetValue(output)}");
             return 0;

@@ -1,15 +1,48 @@
 using LoraBuild.Models;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace LoraBuild.Adapters;
 
-/// <summary>Loads a base model in the form an adapter was trained against (NF4 when its manifest says so) and the adapter.</summary>
+/// <summary>An adapter to load: the name it is used by and its PEFT folder.</summary>
+public sealed record AdapterSource(string Name, string Directory)
+{
+    /// <summary>"name=dir", or a bare folder named after its last path segment (the command-line forms).</summary>
+    public static AdapterSource Parse(string value)
+    {
+        var equals = value.IndexOf('=');
+        return equals > 0
+            ? new AdapterSource(value[..equals], value[(equals + 1)..])
+            : new AdapterSource(Path.GetFileName(Path.GetFullPath(value).TrimEnd('/', '\\')), value);
+    }
+}
+
+/// <summary>
+/// The one way every command and the runtime load a base model with adapters: the base in the form the adapters were
+/// trained against (NF4 when the first adapter's lorabuild.json says so, unless <c>originalBase</c>), then each PEFT folder
+/// under its name. No adapter is active afterwards (<see cref="LoraModel.SetActiveAdapters"/> picks).
+/// </summary>
 public static class AdapterLoader
 {
-    /// <summary>Quantizes the base when the (first) adapter was trained over NF4, unless <paramref name="originalBase"/>.</summary>
-    public static void PrepareBase(CausalLM model, IEnumerable<string> adapterDirectories, bool originalBase = false)
+    public static CausalLM Load(string baseModelDirectory, IReadOnlyList<AdapterSource> adapters, ScalarType? dtype = null, Device? device = null,
+        bool originalBase = false)
     {
-        if (originalBase) return;
-        var nf4 = adapterDirectories.Select(AdapterManifest.TryLoad).FirstOrDefault(m => m?.Quantization == "nf4");
-        if (nf4 is not null) LoraModel.QuantizeBaseNf4(model, nf4.DoubleQuant);
+        var model = ModelLoader.Load(baseModelDirectory, dtype, device);
+        try
+        {
+            if (!originalBase)
+            {
+                var nf4 = adapters.Select(a => AdapterManifest.TryLoad(a.Directory)).FirstOrDefault(m => m?.Quantization == "nf4");
+                if (nf4 is not null) LoraModel.QuantizeBaseNf4(model, nf4.DoubleQuant);
+            }
+            foreach (var adapter in adapters) PeftAdapter.Load(adapter.Directory, model, adapter.Name);
+            LoraModel.SetActiveAdapters(model);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 }

@@ -94,13 +94,14 @@ public static class LoraModel
             if (name != CausalLM.OutputHeadName) layer.QuantizeNf4(doubleQuantization);
     }
 
-    /// <summary>Folds the adapter into the base weights (W' = W + s·B·A, or DoRA's rescaled form) and removes it.</summary>
+    /// <summary>Folds the adapter into the base weights (W' = W + s·B·A, or DoRA's rescaled form) and removes it. A merged
+    /// model is dense: an NF4 base is dequantized, adapted layers or not.</summary>
     public static void Merge(CausalLM model, string name)
     {
         using var _ = no_grad();
         foreach (var (_, layer) in model.LinearLayers())
         {
-            if (!layer.Adapters.ContainsKey(name)) continue;
+            if (!layer.Adapters.ContainsKey(name)) { layer.Dequantize(); continue; }
             using var merged = layer.MergedWeight(name);
             layer.Dequantize();
             layer.Weight.copy_(merged);
