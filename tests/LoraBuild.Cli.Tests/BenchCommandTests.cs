@@ -50,6 +50,30 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_with_no_phase_steps_runs_only_the_timed_steps_as_a_long_context_probe_does()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"lorabuild-bench-test-{Guid.NewGuid():N}.json");
+        try
+        {
+            var run = Worker.Run("bench", "--device", "cpu", "--shapes", "llama-tiny", "--methods", "qlora", "--targets", "all",
+                "--gradient-checkpointing", "on", "--batch", "1", "--seq", "48", "--warmup", "0", "--steps", "1", "--phase-steps", "0", "--out", output);
+            Assert.True(run.ExitCode == 0, run.StdErr + run.StdOut);
+            using var document = JsonDocument.Parse(File.ReadAllText(output));
+            var result = Assert.Single(document.RootElement.EnumerateObject());
+            Assert.Equal("llama-tiny/qlora/all/gc", result.Name);
+            Assert.InRange(result.Value.GetProperty("Loss").GetDouble(), 5.5, 7.0);
+            Assert.Equal(48 / (result.Value.GetProperty("StepMilliseconds").GetDouble() / 1000), result.Value.GetProperty("TokensPerSecond").GetDouble(), 6);
+            // No phase-by-phase steps were run, so no phase times.
+            foreach (var phase in new[] { "ForwardMilliseconds", "BackwardMilliseconds", "OptimizerMilliseconds" })
+                Assert.Equal(0, result.Value.GetProperty(phase).GetDouble());
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    [Fact]
     public void Bench_refuses_an_unknown_shape_with_the_known_ones()
     {
         var run = Worker.Run("bench", "--device", "cpu", "--shapes", "llama-huge", "--methods", "lora", "--targets", "qv", "--steps", "1");

@@ -18,6 +18,7 @@ public static class BenchCommand
         var sequence = new Option<int>("--seq") { DefaultValueFactory = _ => 1024 };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
+        var phaseSteps = new Option<int>("--phase-steps") { DefaultValueFactory = _ => 3, Description = "Extra steps timed phase by phase (0 for long-context memory probes)." };
         var output = new Option<string?>("--out") { Description = "JSON file for the results." };
         var checkpointing = new Option<string>("--gradient-checkpointing") { DefaultValueFactory = _ => "off", Description = "off | on | both" };
         var loss = new Option<string>("--loss") { DefaultValueFactory = _ => "fused", Description = "fused (head + cross-entropy over chunks) | plain (full float32 logits) | both" };
@@ -26,7 +27,7 @@ public static class BenchCommand
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var command = new Command("bench", "Benchmark LoRA/DoRA/QLoRA training steps (tokens/s, peak GPU memory).")
-            { shapes, methods, targets, batch, sequence, warmup, steps, output, checkpointing, loss, floor, inProcess, device, dtype };
+            { shapes, methods, targets, batch, sequence, warmup, steps, phaseSteps, output, checkpointing, loss, floor, inProcess, device, dtype };
         command.SetAction(parse =>
         {
             Require("--shapes", parse.GetValue(shapes)!, TrainingBenchmark.Shapes.Keys);
@@ -50,7 +51,7 @@ public static class BenchCommand
                     var start = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
                     foreach (var a in new[] { typeof(BenchCommand).Assembly.Location, "bench", "--shapes", c.Shape, "--methods", c.Method, "--targets", c.Targets,
                                  "--batch", parse.GetValue(batch).ToString(), "--seq", parse.GetValue(sequence).ToString(), "--warmup", parse.GetValue(warmup).ToString(),
-                                 "--steps", parse.GetValue(steps).ToString(), "--device", parse.GetValue(device)!, "--out", file,
+                                 "--steps", parse.GetValue(steps).ToString(), "--phase-steps", parse.GetValue(phaseSteps).ToString(), "--device", parse.GetValue(device)!, "--out", file,
                                  "--gradient-checkpointing", c.GradientCheckpointing ? "on" : "off", "--loss", c.FusedLoss ? "fused" : "plain" })
                         start.ArgumentList.Add(a);
                     if (parse.GetValue(floor)) start.ArgumentList.Add("--floor");
@@ -69,7 +70,7 @@ public static class BenchCommand
                 foreach (var c in cases)
                 {
                     results[c.Key] = TrainingBenchmark.Run(c, parse.GetValue(batch), parse.GetValue(sequence),
-                        parse.GetValue(warmup), parse.GetValue(steps), dev, type, parse.GetValue(floor), Console.WriteLine);
+                        parse.GetValue(warmup), parse.GetValue(steps), dev, type, parse.GetValue(floor), Console.WriteLine, parse.GetValue(phaseSteps));
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
                 }

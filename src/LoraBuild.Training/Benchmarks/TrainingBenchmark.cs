@@ -62,7 +62,7 @@ public static class TrainingBenchmark
         MaxPositionEmbeddings = 2048,
     };
 
-    public static BenchResult Run(BenchCase c, int batch, int sequence, int warmup, int steps, Device device, ScalarType dtype, bool measureFloor, Action<string> log)
+    public static BenchResult Run(BenchCase c, int batch, int sequence, int warmup, int steps, Device device, ScalarType dtype, bool measureFloor, Action<string> log, int phaseSteps = 3)
     {
         var config = Shapes[c.Shape];
         // Create the CUDA context first, so the baseline excludes it as PyTorch's allocator statistics do.
@@ -109,7 +109,7 @@ public static class TrainingBenchmark
 
         // Where a step's time goes: the same step with a synchronisation after each phase.
         double forward = 0, backward = 0, update = 0;
-        const int profiled = 3;
+        var profiled = phaseSteps;
         for (var i = 0; i < profiled; i++)
         {
             using var scope = NewDisposeScope();
@@ -128,7 +128,8 @@ public static class TrainingBenchmark
             update += phase.Elapsed.TotalMilliseconds;
         }
         var result = new BenchResult(c.Shape, c.Method, c.Targets, c.GradientCheckpointing, c.FusedLoss, device.type.ToString().ToLowerInvariant(),
-            batch * sequence / seconds, seconds * 1000, peak, trainable.Sum(p => p.numel()), loss, forward / profiled, backward / profiled, update / profiled);
+            batch * sequence / seconds, seconds * 1000, peak, trainable.Sum(p => p.numel()), loss,
+            profiled > 0 ? forward / profiled : 0, profiled > 0 ? backward / profiled : 0, profiled > 0 ? update / profiled : 0);
         if (measureFloor)
         {
             var floor = StepFloor.Measure(config, batch, sequence, device, dtype);
