@@ -83,33 +83,35 @@ public sealed class Attention : nn.Module
         q = RotaryEmbedding.Apply(q, cos, signedSin);
         k = RotaryEmbedding.Apply(k, cos, signedSin);
 
-        if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        long firstKey = 0;
+        if (cache is not null) (k, v, firstKey) = cache.Append(layerIndex, k, v, slidingWindow);
         k = RepeatKv(k);
         v = RepeatKv(v);
 
-        var output = softcap is { } cap ? SoftCappedAttention(q, k, v, cap, past) : FastAttention(q, k, v, past);
+        var output = softcap is { } cap ? SoftCappedAttention(q, k, v, cap, past, firstKey) : FastAttention(q, k, v, past, firstKey);
         output = output.transpose(1, 2).reshape(batch, length, heads * headDim);
         return scope.MoveToOuter(o_proj.Forward(output));
     }
 
-    Tensor FastAttention(Tensor q, Tensor k, Tensor v, long past)
+    /// <summary>Queries at positions past.., keys at positions firstKey..past+length-1 (earlier ones dropped from a cache).</summary>
+    Tensor FastAttention(Tensor q, Tensor k, Tensor v, long past, long firstKey)
     {
-        var length = q.shape[2];
+        var (length, keyCount) = (q.shape[2], k.shape[2]);
         // TorchSharp's SDPA always scales by head_dim^-0.5: fold any other scale (Gemma's) into the queries.
         var defaultScale = 1.0 / Math.Sqrt(headDim);
         if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q * (scale / defaultScale);
-        var needsMask = (past > 0 && length > 1) || (slidingWindow is { } w && past + length > w);
-        return needsMask
-            ? F.scaled_dot_product_attention(q, k, v, CausalMask(length, past, q.dtype, q.device))
-            : F.scaled_dot_product_attention(q, k, v, is_casual: past == 0 && length > 1);
+        var windowCuts = slidingWindow is { } w && keyCount > w;
+        if (length == 1 && !windowCuts) return F.scaled_dot_product_attention(q, k, v);
+        if (past == 0 && firstKey == 0 && !windowCuts) return F.scaled_dot_product_attention(q, k, v, is_casual: true);
+        return F.scaled_dot_product_attention(q, k, v, CausalMask(length, past, firstKey, keyCount, q.dtype, q.device));
     }
 
     /// <summary>HF's eager attention with Gemma 2's soft-capping: cap * tanh(q·kᵀ * scale / cap), mask, float32 softmax.</summary>
-    Tensor SoftCappedAttention(Tensor q, Tensor k, Tensor v, double cap, long past)
+    Tensor SoftCappedAttention(Tensor q, Tensor k, Tensor v, double cap, long past, long firstKey)
     {
         var scores = q.matmul(k.transpose(2, 3)) * scale;
         scores = (scores / cap).tanh() * cap;
-        scores = scores + CausalMask(q.shape[2], past, scores.dtype, scores.device);
+        scores = scores + CausalMask(q.shape[2], past, firstKey, k.shape[2], scores.dtype, scores.device);
         var weights = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
         return weights.matmul(v);
     }
@@ -123,12 +125,12 @@ public sealed class Attention : nn.Module
     }
 
     /// <summary>Additive mask [query, key]: 0 where query i (at position past+i) may see key j, -inf elsewhere.</summary>
-    Tensor CausalMask(long length, long past, ScalarType dtype, Device device)
+    Tensor CausalMask(long length, long past, long firstKey, long keyCount, ScalarType dtype, Device device)
     {
         var queryPositions = arange(past, past + length, device: device).unsqueeze(1);
-        var keyPositions = arange(0, past + length, device: device).unsqueeze(0);
+        var keyPositions = arange(firstKey, firstKey + keyCount, device: device).unsqueeze(0);
         var allowed = keyPositions <= queryPositions;
         if (slidingWindow is { } window) allowed = allowed.logical_and(queryPositions - keyPositions < window);
-        return zeros(length, past + length, dtype, device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        return zeros(length, keyCount, dtype, device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
     }
 }
