@@ -75,7 +75,9 @@ public sealed class Trainer
         var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant());
         var fingerprint = RunFingerprint.Compute(description);
 
-        using var model = ModelLoader.Load(config.BaseModel!, dtype, device);
+        // QLoRA quantises each weight as it is read, so the dense model never exists whole.
+        using var model = ModelLoader.Load(config.BaseModel!, dtype, device,
+            !Full && config.Quantization == "nf4" ? new Nf4Loading(config.DoubleQuant) : null);
         var loraConfig = config.ToLoraConfig();
         var trainable = PrepareModel(model, loraConfig);
         var trainableCount = trainable.Sum(p => p.numel());

@@ -121,6 +121,7 @@ public class LinearCrossEntropyTests
     [Theory]
     [InlineData("llama")]
     [InlineData("llama3-rope-tied")]
+    [InlineData("gemma2")]
     public void Training_loss_equals_the_logits_loss(string family)
     {
         using var scope = NewDisposeScope();
@@ -132,6 +133,7 @@ public class LinearCrossEntropyTests
         var fused = model.TrainingLoss(ids, ids, divisor: 1).item<float>();
         Assert.True(Math.Abs(plain - fused) < 1e-5 * plain, $"{family}: {fused} vs {plain}");
         var mean = fused / (ids.shape[0] * (ids.shape[1] - 1));
-        Assert.True(Math.Abs(mean - golden.Read("loss").item<float>()) < 1e-5, $"{family}: mean {mean} vs HF's loss");
+        var expected = golden.Read("loss").item<float>();
+        Assert.True(Math.Abs(mean - expected) < Math.Max(1e-5, 2e-6 * expected), $"{family}: mean {mean} vs HF's loss {expected}");
     }
 }

@@ -24,12 +24,29 @@ public static class BenchCommand
         var loss = new Option<string>("--loss") { DefaultValueFactory = _ => "fused", Description = "fused (head + cross-entropy over chunks) | plain (full float32 logits) | both" };
         var floor = new Option<bool>("--floor") { Description = "Also time libtorch's own GEMMs and attention for the step (the floor a step cannot go below)." };
         var inProcess = new Option<bool>("--in-process") { Description = "Run all cases in this process (peak memory then carries over between cases)." };
+        var model = new Option<string?>("--model")
+        {
+            Description = "An HF model folder to benchmark instead of the random shapes: load time, NF4 quantisation time, peak resident memory, " +
+                          "seconds per step (all linear layers, r = --rank) and adapter size; one method (the first of --methods).",
+        };
+        var rank = new Option<int>("--rank") { DefaultValueFactory = _ => 16 };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var command = new Command("bench", "Benchmark LoRA/DoRA/QLoRA training steps (tokens/s, peak GPU memory).")
-            { shapes, methods, targets, batch, sequence, warmup, steps, phaseSteps, output, checkpointing, loss, floor, inProcess, device, dtype };
+            { shapes, methods, targets, batch, sequence, warmup, steps, phaseSteps, output, checkpointing, loss, floor, inProcess, model, rank, device, dtype };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(model) is { } modelDirectory)
+            {
+                var method = parse.GetValue(methods)!.Split(',')[0];
+                Require("--methods", method, ["lora", "dora", "qlora", "qdora"]);
+                var (modelDevice, modelType) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
+                var measured = CheckpointBenchmark.Run(modelDirectory, method, parse.GetValue(batch), parse.GetValue(sequence),
+                    parse.GetValue(warmup), parse.GetValue(steps), parse.GetValue(rank), modelDevice, modelType, Console.WriteLine);
+                if (parse.GetValue(output) is { } file)
+                    AtomicFile.WriteAllText(file, JsonSerializer.Serialize(measured, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
             Require("--shapes", parse.GetValue(shapes)!, TrainingBenchmark.Shapes.Keys);
             Require("--methods", parse.GetValue(methods)!, TrainingBenchmark.Methods);
             Require("--targets", parse.GetValue(targets)!, TrainingBenchmark.TargetSets);

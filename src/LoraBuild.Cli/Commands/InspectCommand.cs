@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using LoraBuild.Inspection;
+using LoraBuild.Models;
 
 namespace LoraBuild.Cli.Commands;
 
@@ -36,6 +37,11 @@ public static class InspectCommand
                 ["vocab_size"] = c.VocabSize,
                 ["rope_type"] = c.Rope.Type,
                 ["tie_word_embeddings"] = c.TieWordEmbeddings,
+                ["sliding_layers"] = Enumerable.Range(0, c.NumHiddenLayers).Count(i => c.LayerType(i) == AttentionKind.Sliding),
+                ["sliding_window"] = c.SlidingWindow,
+                ["local_rope_theta"] = c.LocalRope?.Theta,
+                ["attn_logit_softcapping"] = c.AttnLogitSoftcapping,
+                ["final_logit_softcapping"] = c.FinalLogitSoftcapping,
                 ["parameters"] = summary.ParameterCount,
                 ["model_bytes"] = summary.BytesOnDisk,
                 ["adapter"] = adapter is null ? null : new Dictionary<string, object?>
@@ -59,6 +65,14 @@ public static class InspectCommand
         Console.WriteLine($"Architecture {c.ModelType}: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, MLP {c.IntermediateSize}, " +
                           $"{c.NumAttentionHeads} heads ({c.NumKeyValueHeads} key/value), head dim {c.HeadDim}, vocab {c.VocabSize}, " +
                           $"rope {c.Rope.Type} (theta {c.Rope.Theta.ToString(inv)}){(c.TieWordEmbeddings ? ", tied embeddings" : "")}");
+        var sliding = Enumerable.Range(0, c.NumHiddenLayers).Count(i => c.LayerType(i) == AttentionKind.Sliding);
+        var details = new List<string>();
+        if (sliding > 0) details.Add($"{sliding} of {c.NumHiddenLayers} layers slide (window {c.SlidingWindow})");
+        if (c.LocalRope is { } local) details.Add($"sliding layers rope {local.Type} (theta {local.Theta.ToString(inv)})");
+        if (c.Family.QueryKeyNorm) details.Add("q/k norms");
+        if (c.AttnLogitSoftcapping is { } attnCap) details.Add($"attention soft-cap {attnCap.ToString(inv)}");
+        if (c.FinalLogitSoftcapping is { } finalCap) details.Add($"final-logit soft-cap {finalCap.ToString(inv)}");
+        if (details.Count > 0) Console.WriteLine($"             {string.Join(", ", details)}");
         Console.WriteLine($"Parameters   {summary.ParameterCount.ToString("N0", inv)} ({string.Join(", ", summary.ParametersByDType.Select(p => $"{p.Key} {p.Value.ToString("N0", inv)}"))})");
         Console.WriteLine($"Size on disk {FormatBytes(summary.BytesOnDisk)}");
         if (adapter is not null)

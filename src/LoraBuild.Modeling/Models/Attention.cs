@@ -6,8 +6,10 @@ namespace LoraBuild.Models;
 
 /// <summary>
 /// Multi-head attention with grouped key/value heads, as HF LlamaAttention (and Mistral, Qwen2 with q/k/v bias, Phi-3
-/// with one fused <c>qkv_proj</c>). Uses scaled-dot-product attention; the causal mask (and Mistral's sliding window)
-/// is built explicitly only when the fast path cannot express it.
+/// with one fused <c>qkv_proj</c>, Qwen3 and Gemma 3 with per-head <c>q_norm</c>/<c>k_norm</c> before RoPE, Gemma's
+/// query_pre_attn_scalar scale). Uses scaled-dot-product attention; the causal mask (and a sliding window) is built
+/// explicitly only when the fast path cannot express it. Gemma 2's score soft-capping needs the scores themselves, so
+/// those layers run HF's eager attention.
 /// </summary>
 public sealed class Attention : nn.Module
 {
@@ -16,17 +18,23 @@ public sealed class Attention : nn.Module
     readonly LoraLinear? v_proj;
     readonly LoraLinear? qkv_proj;
     readonly LoraLinear o_proj;
+    readonly RmsNorm? q_norm;
+    readonly RmsNorm? k_norm;
     readonly int heads;
     readonly int kvHeads;
     readonly int headDim;
     readonly int? slidingWindow;
+    readonly double scale;
+    readonly double? softcap;
 
-    public Attention(ModelConfig config, ScalarType dtype, Device device) : base(nameof(Attention))
+    public Attention(ModelConfig config, int layerIndex, ScalarType dtype, Device device) : base(nameof(Attention))
     {
         heads = config.NumAttentionHeads;
         kvHeads = config.NumKeyValueHeads;
         headDim = config.HeadDim;
-        slidingWindow = config.SlidingWindow;
+        slidingWindow = config.LayerSlidingWindow(layerIndex);
+        scale = config.AttentionScale;
+        softcap = config.AttnLogitSoftcapping;
         long hidden = config.HiddenSize, q = heads * headDim, kv = kvHeads * headDim;
         if (config.FusedProjections)
         {
@@ -38,7 +46,12 @@ public sealed class Attention : nn.Module
             k_proj = new LoraLinear(hidden, kv, config.AttentionBias, dtype, device);
             v_proj = new LoraLinear(hidden, kv, config.AttentionBias, dtype, device);
         }
-        o_proj = new LoraLinear(q, hidden, config.ModelType == "llama" && config.AttentionBias, dtype, device);
+        o_proj = new LoraLinear(q, hidden, config.OutputProjectionBias, dtype, device);
+        if (config.Family.QueryKeyNorm)
+        {
+            q_norm = new RmsNorm(headDim, config.RmsNormEps, dtype, device, config.Family.Norm);
+            k_norm = new RmsNorm(headDim, config.RmsNormEps, dtype, device, config.Family.Norm);
+        }
         RegisterComponents();
     }
 
@@ -60,23 +73,47 @@ public sealed class Attention : nn.Module
             k = k_proj!.Forward(hidden);
             v = v_proj!.Forward(hidden);
         }
-        q = q.view(batch, length, heads, headDim).transpose(1, 2);
-        k = k.view(batch, length, kvHeads, headDim).transpose(1, 2);
+        q = q.view(batch, length, heads, headDim);
+        k = k.view(batch, length, kvHeads, headDim);
+        if (q_norm is not null) q = q_norm.Forward(q);
+        if (k_norm is not null) k = k_norm!.Forward(k);
+        q = q.transpose(1, 2);
+        k = k.transpose(1, 2);
         v = v.view(batch, length, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, signedSin);
         k = RotaryEmbedding.Apply(k, cos, signedSin);
 
-        if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        long firstKey = 0;
+        if (cache is not null) (k, v, firstKey) = cache.Append(layerIndex, k, v, slidingWindow);
         k = RepeatKv(k);
         v = RepeatKv(v);
 
-        var total = past + length;
-        var needsMask = (past > 0 && length > 1) || (slidingWindow is { } w && total > w);
-        var output = needsMask
-            ? F.scaled_dot_product_attention(q, k, v, CausalMask(length, past, q.dtype, q.device))
-            : F.scaled_dot_product_attention(q, k, v, is_casual: past == 0 && length > 1);
+        var output = softcap is { } cap ? SoftCappedAttention(q, k, v, cap, past, firstKey) : FastAttention(q, k, v, past, firstKey);
         output = output.transpose(1, 2).reshape(batch, length, heads * headDim);
         return scope.MoveToOuter(o_proj.Forward(output));
+    }
+
+    /// <summary>Queries at positions past.., keys at positions firstKey..past+length-1 (earlier ones dropped from a cache).</summary>
+    Tensor FastAttention(Tensor q, Tensor k, Tensor v, long past, long firstKey)
+    {
+        var (length, keyCount) = (q.shape[2], k.shape[2]);
+        // TorchSharp's SDPA always scales by head_dim^-0.5: fold any other scale (Gemma's) into the queries.
+        var defaultScale = 1.0 / Math.Sqrt(headDim);
+        if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q * (scale / defaultScale);
+        var windowCuts = slidingWindow is { } w && keyCount > w;
+        if (length == 1 && !windowCuts) return F.scaled_dot_product_attention(q, k, v);
+        if (past == 0 && firstKey == 0 && !windowCuts) return F.scaled_dot_product_attention(q, k, v, is_casual: true);
+        return F.scaled_dot_product_attention(q, k, v, CausalMask(length, past, firstKey, keyCount, q.dtype, q.device));
+    }
+
+    /// <summary>HF's eager attention with Gemma 2's soft-capping: cap * tanh(q·kᵀ * scale / cap), mask, float32 softmax.</summary>
+    Tensor SoftCappedAttention(Tensor q, Tensor k, Tensor v, double cap, long past, long firstKey)
+    {
+        var scores = q.matmul(k.transpose(2, 3)) * scale;
+        scores = (scores / cap).tanh() * cap;
+        scores = scores + CausalMask(q.shape[2], past, firstKey, k.shape[2], scores.dtype, scores.device);
+        var weights = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
+        return weights.matmul(v);
     }
 
     Tensor RepeatKv(Tensor x)
@@ -88,12 +125,12 @@ public sealed class Attention : nn.Module
     }
 
     /// <summary>Additive mask [query, key]: 0 where query i (at position past+i) may see key j, -inf elsewhere.</summary>
-    Tensor CausalMask(long length, long past, ScalarType dtype, Device device)
+    Tensor CausalMask(long length, long past, long firstKey, long keyCount, ScalarType dtype, Device device)
     {
         var queryPositions = arange(past, past + length, device: device).unsqueeze(1);
-        var keyPositions = arange(0, past + length, device: device).unsqueeze(0);
+        var keyPositions = arange(firstKey, firstKey + keyCount, device: device).unsqueeze(0);
         var allowed = keyPositions <= queryPositions;
         if (slidingWindow is { } window) allowed = allowed.logical_and(queryPositions - keyPositions < window);
-        return zeros(length, past + length, dtype, device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        return zeros(length, keyCount, dtype, device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
     }
 }

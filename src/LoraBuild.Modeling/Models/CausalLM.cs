@@ -55,8 +55,12 @@ public sealed class CausalLM : nn.Module
     {
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds, cache);
-        return scope.MoveToOuter(lm_head.Forward(hidden));
+        return scope.MoveToOuter(SoftCap(lm_head.Forward(hidden)));
     }
+
+    /// <summary>Gemma 2's final-logit soft-capping, cap * tanh(logits / cap), in the logits' dtype as HF does.</summary>
+    Tensor SoftCap(Tensor logits) =>
+        Config.FinalLogitSoftcapping is { } cap ? (logits / cap).tanh() * cap : logits;
 
     /// <summary>Logits [batch, vocab] of the last position only (generation: the head runs on one position).</summary>
     public Tensor ForwardLast(Tensor inputIds, KeyValueCache? cache = null)
@@ -64,22 +68,22 @@ public sealed class CausalLM : nn.Module
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds, cache);
         var last = hidden.select(1, hidden.shape[1] - 1);
-        return scope.MoveToOuter(lm_head.Forward(last));
+        return scope.MoveToOuter(SoftCap(lm_head.Forward(last)));
     }
 
     /// <summary>
     /// Training's loss from input ids: the summed token cross-entropy divided by <paramref name="divisor"/> (the step's
     /// predicted-token count makes it HF's mean). The decoder runs, then the head and cross-entropy fused over row
-    /// chunks (<see cref="LinearCrossEntropy"/>), so no full float32 logits tensor is made. A head that carries an
-    /// active adapter or a bias takes the plain path.
+    /// chunks (<see cref="LinearCrossEntropy"/>, which applies the final-logit soft-capping too), so no full float32
+    /// logits tensor is made. A head that carries an active adapter or a bias takes the plain path.
     /// </summary>
     public Tensor TrainingLoss(Tensor inputIds, Tensor labels, double divisor)
     {
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds);
         var loss = lm_head.ActiveAdapters.Count > 0 || lm_head.Bias is not null
-            ? TokenLossSum(lm_head.Forward(hidden), labels) / divisor
-            : LinearCrossEntropy.Loss(hidden, lm_head.BaseWeight(hidden.dtype), labels, divisor);
+            ? TokenLossSum(SoftCap(lm_head.Forward(hidden)), labels) / divisor
+            : LinearCrossEntropy.Loss(hidden, lm_head.BaseWeight(hidden.dtype), labels, divisor, softcap: Config.FinalLogitSoftcapping);
         return scope.MoveToOuter(loss);
     }
 

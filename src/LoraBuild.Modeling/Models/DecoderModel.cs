@@ -3,13 +3,19 @@ using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
 
-/// <summary>The <c>model.</c> part of an HF causal LM: token embeddings, decoder layers, final norm.</summary>
+/// <summary>
+/// The <c>model.</c> part of an HF causal LM: token embeddings (Gemma scales them by sqrt(hidden_size) in the model
+/// dtype), decoder layers, final norm. Gemma 3's sliding layers rotate with their own base (<c>rotary_emb_local</c>).
+/// </summary>
 public sealed class DecoderModel : nn.Module
 {
     readonly EmbeddingTable embed_tokens;
     readonly ModuleList<DecoderLayer> layers;
     readonly RmsNorm norm;
     readonly RotaryEmbedding rotary_emb;
+    readonly RotaryEmbedding? rotary_emb_local;
+    readonly bool[] usesLocalRope;
+    readonly double? embeddingScale;
     readonly ScalarType dtype;
 
     public DecoderModel(ModelConfig config, ScalarType dtype, Device device) : base(nameof(DecoderModel))
@@ -18,8 +24,11 @@ public sealed class DecoderModel : nn.Module
         embed_tokens = new EmbeddingTable(config.VocabSize, config.HiddenSize, dtype, device);
         layers = new ModuleList<DecoderLayer>();
         for (var i = 0; i < config.NumHiddenLayers; i++) layers.Add(new DecoderLayer(config, i, dtype, device));
-        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
-        rotary_emb = new RotaryEmbedding(config, device);
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device, config.Family.Norm);
+        rotary_emb = new RotaryEmbedding(config.Rope, config.HeadDim, device);
+        if (config.LocalRope is { } local) rotary_emb_local = new RotaryEmbedding(local, config.HeadDim, device);
+        usesLocalRope = Enumerable.Range(0, config.NumHiddenLayers).Select(i => !ReferenceEquals(config.LayerRope(i), config.Rope)).ToArray();
+        embeddingScale = config.Family.ScaleEmbeddings ? Math.Sqrt(config.HiddenSize) : null;
         RegisterComponents();
     }
 
@@ -35,13 +44,17 @@ public sealed class DecoderModel : nn.Module
         var past = cache?.Length ?? 0;
         var positions = arange(past, past + length, device: inputIds.device).unsqueeze(0).expand(batch, length);
         var hidden = embed_tokens.Forward(inputIds);
+        // HF multiplies by the normaliser as a tensor of the model dtype: in bf16, sqrt(1152) = 33.94 becomes 34.0.
+        if (embeddingScale is { } normaliser) hidden = hidden * tensor(normaliser, dtype, hidden.device);
         var (cos, signedSin) = rotary_emb.Forward(positions, dtype);
+        var (localCos, localSignedSin) = rotary_emb_local is null ? (cos, signedSin) : rotary_emb_local.Forward(positions, dtype);
         var checkpoint = GradientCheckpointing && training && cache is null && is_grad_enabled();
         // Re-entrant checkpointing needs a differentiable input, or the first layer would record nothing (HF does the same).
         if (checkpoint) hidden.requires_grad_(true);
         foreach (var layer in layers)
         {
-            hidden = checkpoint ? CheckpointedLayer.Apply(layer, hidden, cos, signedSin) : layer.Forward(hidden, cos, signedSin, cache, past);
+            var (c, s) = usesLocalRope[layer.Index] ? (localCos, localSignedSin) : (cos, signedSin);
+            hidden = checkpoint ? CheckpointedLayer.Apply(layer, hidden, c, s) : layer.Forward(hidden, c, s, cache, past);
         }
         return scope.MoveToOuter(norm.Forward(hidden));
     }

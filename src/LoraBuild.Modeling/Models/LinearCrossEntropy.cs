@@ -23,21 +23,24 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
     /// by one (the last position has no target), -100 ignored, summed and divided by <paramref name="divisor"/> (the
     /// step's predicted-token count gives the mean): <c>CausalLM.TokenLossSum(linear(hidden, headWeight), labels) / divisor</c>.
     /// The divisor is applied to the float32 logit gradients before they are rounded to the compute dtype, as autograd
-    /// would; scaling a bf16 gradient afterwards would round twice.
+    /// would; scaling a bf16 gradient afterwards would round twice. A <paramref name="softcap"/> (Gemma 2's final-logit
+    /// soft-capping) turns each logit z into cap * tanh(z / cap) first, in float32, and its gradient into
+    /// (1 - tanh²) times the capped logit's.
     /// </summary>
-    public static Tensor Loss(Tensor hidden, Tensor headWeight, Tensor labels, double divisor = 1, long chunkBytes = DefaultChunkBytes)
+    public static Tensor Loss(Tensor hidden, Tensor headWeight, Tensor labels, double divisor = 1, long chunkBytes = DefaultChunkBytes, double? softcap = null)
     {
         using var scope = NewDisposeScope();
         var (batch, length) = (labels.shape[0], labels.shape[1]);
         // Row (b, t) predicts labels[b, t + 1]; the last position of each sequence predicts nothing.
         var targets = cat([labels.narrow(1, 1, length - 1), full(batch, 1, -100L, dtype: ScalarType.Int64, device: labels.device)], 1).reshape(-1);
         var chunkRows = Math.Max(1, chunkBytes / (4 * headWeight.shape[0]));
-        return scope.MoveToOuter(apply(hidden, headWeight, targets, chunkRows, divisor));
+        return scope.MoveToOuter(apply(hidden, headWeight, targets, chunkRows, divisor, softcap ?? 0.0));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (hidden, weight, targets, chunkRows, divisor) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (long)vars[3], (double)vars[4]);
+        var cap = (double)vars[5];
         var rows = hidden.reshape(-1, hidden.shape[^1]);
         var hiddenNeedsGrad = hidden.requires_grad;
         var weightNeedsGrad = weight.requires_grad;
@@ -52,6 +55,12 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
             var input = rows.narrow(0, start, size);
             var target = targets.narrow(0, start, size);
             var logits = input.matmul(weight.t()).to_type(ScalarType.Float32);
+            Tensor? tanhOfScaled = null;
+            if (cap > 0)
+            {
+                tanhOfScaled = logits.div_(cap).tanh_();
+                logits = tanhOfScaled * cap;
+            }
             var ignored = target.eq(-100);
             var safeTarget = target.masked_fill(ignored, 0).unsqueeze(1);
             var logSumExp = logits.logsumexp(1, keepdim: true);
@@ -64,6 +73,7 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
             var logitsGrad = logits.sub_(logSumExp).exp_();
             logitsGrad.scatter_add_(1, safeTarget, full_like(safeTarget, -1.0f, ScalarType.Float32));
             logitsGrad.masked_fill_(ignored.unsqueeze(1), 0).div_(divisor);
+            if (tanhOfScaled is not null) logitsGrad.mul_(1 - tanhOfScaled.square());
             var gradInCompute = logitsGrad.to_type(weight.dtype);
             hiddenGrad?.narrow(0, start, size).copy_(gradInCompute.matmul(weight));
             weightGrad?.add_(gradInCompute.t().matmul(input));
@@ -93,7 +103,7 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
                 weightGrad = scaled.to_type((ScalarType)ctx.get_data("weightType"));
             }
             scale.Dispose();
-            return [hiddenGrad!, weightGrad!, null!, null!, null!];
+            return [hiddenGrad!, weightGrad!, null!, null!, null!, null!];
         }
         finally
         {

@@ -4,17 +4,25 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace LoraBuild.Models;
 
-/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)); Phi-3 keeps gate and up in one fused <c>gate_up_proj</c>.</summary>
+/// <summary>
+/// Gated feed-forward: down(act(gate(x)) * up(x)) with SiLU (LLaMA's SwiGLU) or tanh-approximated GELU (Gemma's
+/// GeGLU); Phi-3 keeps gate and up in one fused <c>gate_up_proj</c>.
+/// </summary>
 public sealed class Mlp : nn.Module
 {
     readonly LoraLinear? gate_proj;
     readonly LoraLinear? up_proj;
     readonly LoraLinear? gate_up_proj;
     readonly LoraLinear down_proj;
+    readonly bool geluTanh;
+
+    /// <summary>HF activation names this MLP computes (<c>hidden_act</c> / <c>hidden_activation</c>).</summary>
+    public static readonly IReadOnlyList<string> SupportedActivations = ["silu", "swish", "gelu_pytorch_tanh"];
 
     public Mlp(ModelConfig config, ScalarType dtype, Device device) : base(nameof(Mlp))
     {
         long hidden = config.HiddenSize, intermediate = config.IntermediateSize;
+        geluTanh = config.HiddenAct == "gelu_pytorch_tanh";
         if (config.FusedProjections)
         {
             gate_up_proj = new LoraLinear(hidden, 2 * intermediate, false, dtype, device);
@@ -44,6 +52,7 @@ public sealed class Mlp : nn.Module
             gate = gate_proj!.Forward(x);
             up = up_proj!.Forward(x);
         }
-        return scope.MoveToOuter(down_proj.Forward(F.silu(gate) * up));
+        var activated = geluTanh ? F.gelu(gate, TorchSharp.Modules.GELU.Approximate.tanh) : F.silu(gate);
+        return scope.MoveToOuter(down_proj.Forward(activated * up));
     }
 }

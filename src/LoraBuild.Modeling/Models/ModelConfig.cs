@@ -19,7 +19,7 @@ public sealed record RopeParameters(
 /// </summary>
 public sealed record ModelConfig
 {
-    public static readonly IReadOnlyList<string> SupportedModelTypes = new[] { "llama", "mistral", "qwen2", "phi3" };
+    public static readonly IReadOnlyList<string> SupportedModelTypes = ModelFamily.All.Select(f => f.ModelType).Append("gemma3").ToArray();
 
     public required string ModelType { get; init; }
     public required int VocabSize { get; init; }
@@ -31,20 +31,50 @@ public sealed record ModelConfig
     public required int HeadDim { get; init; }
     public required double RmsNormEps { get; init; }
     public required RopeParameters Rope { get; init; }
+    /// <summary>Gemma 3: the rotary settings of sliding layers (<c>rope_local_base_freq</c>); null: every layer uses <see cref="Rope"/>.</summary>
+    public RopeParameters? LocalRope { get; init; }
     public bool TieWordEmbeddings { get; init; }
+    /// <summary>Bias on q_proj, k_proj and v_proj.</summary>
     public bool AttentionBias { get; init; }
+    /// <summary>Bias on o_proj.</summary>
+    public bool OutputProjectionBias { get; init; }
     public bool MlpBias { get; init; }
     public int MaxPositionEmbeddings { get; init; }
     public int? SlidingWindow { get; init; }
+    /// <summary>One entry per layer; empty: every layer slides when <see cref="SlidingWindow"/> is set.</summary>
+    public IReadOnlyList<AttentionKind> LayerTypes { get; init; } = Array.Empty<AttentionKind>();
     public string HiddenAct { get; init; } = "silu";
+    /// <summary>Gemma: attention scores scaled by this^-0.5 (null: head_dim).</summary>
+    public double? QueryPreAttnScalar { get; init; }
+    /// <summary>Gemma 2: scores become cap * tanh(scores / cap) before the mask.</summary>
+    public double? AttnLogitSoftcapping { get; init; }
+    /// <summary>Gemma 2: logits become cap * tanh(logits / cap).</summary>
+    public double? FinalLogitSoftcapping { get; init; }
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = Array.Empty<int>();
     public int? PadTokenId { get; init; }
+    /// <summary>
+    /// A multimodal Gemma 3 config (<c>gemma3</c> with a <c>text_config</c>): its checkpoint keys carry a language-model
+    /// prefix and the vision tower's tensors, which the loader maps and skips.
+    /// </summary>
+    public bool FromMultimodalConfig { get; init; }
+
+    public ModelFamily Family => ModelFamily.For(ModelType);
 
     /// <summary>Phi-3 stores q/k/v and gate/up as fused projections.</summary>
-    public bool FusedProjections => ModelType == "phi3";
+    public bool FusedProjections => Family.FusedProjections;
 
     public int RotaryDim => (int)(HeadDim * Rope.PartialRotaryFactor);
+
+    public AttentionKind LayerType(int layer) =>
+        LayerTypes.Count > 0 ? LayerTypes[layer] : SlidingWindow is null ? AttentionKind.Full : AttentionKind.Sliding;
+
+    /// <summary>The window of a layer (keys i - window &lt; j &lt;= i), or null for full causal attention.</summary>
+    public int? LayerSlidingWindow(int layer) => LayerType(layer) == AttentionKind.Sliding ? SlidingWindow : null;
+
+    public RopeParameters LayerRope(int layer) => LocalRope is { } local && LayerType(layer) == AttentionKind.Sliding ? local : Rope;
+
+    public double AttentionScale => 1.0 / Math.Sqrt(QueryPreAttnScalar ?? HeadDim);
 
     public static ModelConfig Load(string modelDirectory)
     {
@@ -71,52 +101,125 @@ public sealed record ModelConfig
         var reader = new JsonFields(root, path);
         var modelType = reader.String("model_type")
             ?? throw new LoraBuildException(ErrorCodes.ConfigInvalid, "config.json has no 'model_type'.", path);
-        if (!SupportedModelTypes.Contains(modelType))
+        if (modelType == "gemma3")
+        {
+            // Gemma3ForConditionalGeneration: the language model is described by text_config.
+            if (!root.TryGetProperty("text_config", out var text) || text.ValueKind != JsonValueKind.Object)
+                throw new LoraBuildException(ErrorCodes.ConfigInvalid, "A 'gemma3' config.json needs a 'text_config' object (the language model).", path);
+            return ParseFamily(text, ModelFamily.Gemma3Text, path, reader.Bool("tie_word_embeddings")) with { FromMultimodalConfig = true };
+        }
+        if (ModelFamily.Find(modelType) is not { } family)
             throw new LoraBuildException(ErrorCodes.UnknownModelType,
                 $"model_type '{modelType}' is not supported. Supported: {string.Join(", ", SupportedModelTypes)}.", path);
+        return ParseFamily(root, family, path, null);
+    }
 
+    static ModelConfig ParseFamily(JsonElement root, ModelFamily family, string path, bool? outerTie)
+    {
+        var reader = new JsonFields(root, path);
         var hidden = reader.RequiredInt("hidden_size");
         var heads = reader.RequiredInt("num_attention_heads");
+        var layers = reader.RequiredInt("num_hidden_layers");
         var headDim = reader.Int("head_dim") ?? hidden / heads;
-        var hiddenAct = reader.String("hidden_act") ?? "silu";
-        if (hiddenAct is not ("silu" or "swish"))
-            throw new LoraBuildException(ErrorCodes.ConfigInvalid, $"hidden_act '{hiddenAct}' is not supported (supported: silu).", path);
+        // Gemma names it hidden_activation (Gemma 2 checkpoints carry both keys).
+        var hiddenAct = reader.String("hidden_activation") ?? reader.String("hidden_act") ?? family.DefaultActivation;
+        if (!Mlp.SupportedActivations.Contains(hiddenAct))
+            throw new LoraBuildException(ErrorCodes.ConfigInvalid,
+                $"hidden_act '{hiddenAct}' is not supported (supported: {string.Join(", ", Mlp.SupportedActivations)}).", path);
+
+        var slidingWindow = reader.Int("sliding_window");
+        var layerTypes = ParseLayerTypes(root, path, layers) ?? family.DefaultLayerTypes(new ModelFamily.LayerContext(
+            layers, slidingWindow, reader.Bool("use_sliding_window") ?? false, reader.Int("max_window_layers") ?? 0,
+            reader.Int("sliding_window_pattern") ?? reader.Int("_sliding_window_pattern") ?? 6));
+        if (slidingWindow is null && layerTypes.Contains(AttentionKind.Sliding))
+            throw new LoraBuildException(ErrorCodes.ConfigInvalid, "layer_types has sliding_attention layers but 'sliding_window' is not set.", path);
+        var (rope, localRope) = ParseRopes(root, reader, family, path);
+        var attentionBias = family.AlwaysQkvBias || (family.ReadsAttentionBias && (reader.Bool("attention_bias") ?? false));
 
         return new ModelConfig
         {
-            ModelType = modelType,
+            ModelType = family.ModelType,
             VocabSize = reader.RequiredInt("vocab_size"),
             HiddenSize = hidden,
             IntermediateSize = reader.RequiredInt("intermediate_size"),
-            NumHiddenLayers = reader.RequiredInt("num_hidden_layers"),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = reader.Int("num_key_value_heads") ?? heads,
             HeadDim = headDim,
             RmsNormEps = reader.Double("rms_norm_eps") ?? 1e-6,
-            Rope = ParseRope(root, reader, path),
-            TieWordEmbeddings = reader.Bool("tie_word_embeddings") ?? false,
-            // Qwen2 always has q/k/v biases; LLaMA says so in attention_bias; Mistral and Phi-3 never do.
-            AttentionBias = modelType == "qwen2" || (modelType == "llama" && (reader.Bool("attention_bias") ?? false)),
-            MlpBias = modelType == "llama" && (reader.Bool("mlp_bias") ?? false),
+            Rope = rope,
+            LocalRope = localRope,
+            TieWordEmbeddings = reader.Bool("tie_word_embeddings") ?? outerTie ?? family.TieWordEmbeddingsByDefault,
+            AttentionBias = attentionBias,
+            OutputProjectionBias = family.ReadsAttentionBias && attentionBias,
+            MlpBias = family.ReadsMlpBias && (reader.Bool("mlp_bias") ?? false),
             MaxPositionEmbeddings = reader.Int("max_position_embeddings") ?? 2048,
-            SlidingWindow = modelType == "qwen2" && !(reader.Bool("use_sliding_window") ?? false) ? null : reader.Int("sliding_window"),
+            SlidingWindow = layerTypes.Contains(AttentionKind.Sliding) ? slidingWindow : null,
+            LayerTypes = layerTypes,
             HiddenAct = hiddenAct,
+            QueryPreAttnScalar = family.ReadsQueryPreAttnScalar ? reader.Double("query_pre_attn_scalar") ?? 256 : null,
+            AttnLogitSoftcapping = OptionalCap(root, reader, "attn_logit_softcapping", family.DefaultAttnLogitSoftcapping),
+            FinalLogitSoftcapping = OptionalCap(root, reader, "final_logit_softcapping", family.DefaultFinalLogitSoftcapping),
             BosTokenId = reader.Int("bos_token_id"),
             EosTokenIds = reader.IntOrList("eos_token_id"),
             PadTokenId = reader.Int("pad_token_id"),
         };
     }
 
-    static RopeParameters ParseRope(JsonElement root, JsonFields reader, string path)
+    /// <summary>A soft-capping constant: the key's number, none when it is null, the family's default when absent.</summary>
+    static double? OptionalCap(JsonElement root, JsonFields reader, string key, double? familyDefault) =>
+        !root.TryGetProperty(key, out var value) ? familyDefault
+        : value.ValueKind == JsonValueKind.Null ? null
+        : reader.Double(key);
+
+    /// <summary>transformers 5.x <c>layer_types</c>; null when the config (4.x) has none.</summary>
+    static AttentionKind[]? ParseLayerTypes(JsonElement root, string path, int layers)
     {
-        // transformers 5.x: everything in rope_parameters. 4.x: rope_theta at top level, optional rope_scaling object.
-        JsonElement? parameters = root.TryGetProperty("rope_parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p
+        if (!root.TryGetProperty("layer_types", out var types) || types.ValueKind == JsonValueKind.Null) return null;
+        if (types.ValueKind != JsonValueKind.Array || types.GetArrayLength() != layers)
+            throw new LoraBuildException(ErrorCodes.ConfigInvalid, $"config.json 'layer_types' must list one type for each of the {layers} layers.", path);
+        return types.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.String ? t.GetString() : null).Select(t => t switch
+        {
+            "full_attention" => AttentionKind.Full,
+            "sliding_attention" => AttentionKind.Sliding,
+            _ => throw new LoraBuildException(ErrorCodes.ConfigInvalid,
+                $"config.json 'layer_types' entry '{t}' is not supported (supported: full_attention, sliding_attention).", path),
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// The rotary settings of full-attention layers and, for Gemma 3, of sliding layers. transformers 5.x keeps either one
+    /// <c>rope_parameters</c> object or one per layer type; 4.x has <c>rope_theta</c>, <c>rope_scaling</c> and Gemma 3's
+    /// <c>rope_local_base_freq</c> (sliding layers: default rope, no scaling) at the top level.
+    /// </summary>
+    static (RopeParameters Rope, RopeParameters? Local) ParseRopes(JsonElement root, JsonFields reader, ModelFamily family, string path)
+    {
+        var partialDefault = reader.Double("partial_rotary_factor") ?? 1.0;
+        if (root.TryGetProperty("rope_parameters", out var p) && p.ValueKind == JsonValueKind.Object &&
+            (p.TryGetProperty("full_attention", out var fullPart) | p.TryGetProperty("sliding_attention", out var slidingPart)))
+        {
+            var full = fullPart.ValueKind == JsonValueKind.Object ? ParseRope(new JsonFields(fullPart, path), 10000.0, partialDefault, path)
+                : throw new LoraBuildException(ErrorCodes.ConfigInvalid, "config.json 'rope_parameters' has no 'full_attention' entry.", path);
+            var sliding = slidingPart.ValueKind == JsonValueKind.Object ? ParseRope(new JsonFields(slidingPart, path), 10000.0, partialDefault, path) : null;
+            return (full, family.LocalRopeOnSlidingLayers ? sliding : null);
+        }
+        JsonElement? parameters = root.TryGetProperty("rope_parameters", out p) && p.ValueKind == JsonValueKind.Object ? p
             : root.TryGetProperty("rope_scaling", out var s) && s.ValueKind == JsonValueKind.Object ? s
             : null;
         var fields = parameters is { } element ? new JsonFields(element, path) : null;
         var theta = fields?.Double("rope_theta") ?? reader.Double("rope_theta") ?? 10000.0;
+        var rope = ParseRope(fields, theta, partialDefault, path);
+        var local = family.LocalRopeOnSlidingLayers
+            ? new RopeParameters("default", reader.Double("rope_local_base_freq") ?? 10000.0, PartialRotaryFactor: rope.PartialRotaryFactor)
+            : null;
+        return (rope, local);
+    }
+
+    static RopeParameters ParseRope(JsonFields? fields, double defaultTheta, double partialDefault, string path)
+    {
+        var theta = fields?.Double("rope_theta") ?? defaultTheta;
         var type = fields?.String("rope_type") ?? fields?.String("type") ?? "default";
-        var partial = fields?.Double("partial_rotary_factor") ?? reader.Double("partial_rotary_factor") ?? 1.0;
+        var partial = fields?.Double("partial_rotary_factor") ?? partialDefault;
         switch (type)
         {
             case "default":

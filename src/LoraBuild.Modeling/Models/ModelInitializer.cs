@@ -2,7 +2,10 @@ using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
 
-/// <summary>HF's _init_weights for LLaMA-family models: normal(0, initializer_range) for linear and embedding weights, zero biases, unit norms.</summary>
+/// <summary>
+/// HF's _init_weights for LLaMA-family models: normal(0, initializer_range) for linear and embedding weights, zero
+/// biases, norms at their identity (1, or 0 for Gemma's 1 + weight).
+/// </summary>
 public static class ModelInitializer
 {
     public static CausalLM RandomInit(ModelConfig config, long seed, double initializerRange = 0.02, ScalarType dtype = ScalarType.Float32, Device? device = null)
@@ -13,9 +16,10 @@ public static class ModelInitializer
         var onCuda = (device ?? CPU).type == TorchSharp.DeviceType.CUDA;
         if (onCuda) cuda.manual_seed_all(seed);
         using var generator = onCuda ? null : new TorchSharp.torch.Generator((ulong)seed, CPU);
+        var normIdentity = model.modules().OfType<RmsNorm>().ToDictionary(n => n.Weight.Handle, n => n.IdentityWeight);
         foreach (var (name, parameter) in model.CheckpointParameters())
         {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1);
+            if (normIdentity.TryGetValue(parameter.Handle, out var identity)) parameter.fill_(identity);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) parameter.zero_();
             else parameter.normal_(0, initializerRange, generator);
         }

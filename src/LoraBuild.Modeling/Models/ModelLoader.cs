@@ -4,10 +4,18 @@ using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
 
-/// <summary>Builds a <see cref="CausalLM"/> from an HF model folder, checking every checkpoint key against the architecture.</summary>
+/// <summary>
+/// Builds a <see cref="CausalLM"/> from an HF model folder, checking every checkpoint key against the architecture.
+/// Tensors are copied one at a time from the memory-mapped files into the model's (native) parameters; nothing passes
+/// through managed memory.
+/// </summary>
 public static class ModelLoader
 {
-    public static CausalLM Load(string directory, ScalarType? dtype = null, Device? device = null)
+    /// <summary>
+    /// With <paramref name="nf4"/>, each linear weight but the output head is stored as NF4 as soon as it is read (QLoRA),
+    /// so a model never holds all its dense weights at once: peak memory is the NF4 model plus one dense weight.
+    /// </summary>
+    public static CausalLM Load(string directory, ScalarType? dtype = null, Device? device = null, Nf4Loading? nf4 = null)
     {
         var config = ModelConfig.Load(directory);
         var target = device ?? CPU;
@@ -16,7 +24,7 @@ public static class ModelLoader
         var model = new CausalLM(config, computeType, target);
         try
         {
-            LoadWeights(model, checkpoint);
+            LoadWeights(model, checkpoint, nf4);
             return model;
         }
         catch
@@ -26,15 +34,22 @@ public static class ModelLoader
         }
     }
 
-    public static void LoadWeights(CausalLM model, CheckpointReader checkpoint)
+    public static void LoadWeights(CausalLM model, CheckpointReader checkpoint, Nf4Loading? nf4 = null)
     {
+        var quantizeAfterLoad = nf4 is null
+            ? new Dictionary<string, Adapters.LoraLinear>()
+            : model.LinearLayers().Where(l => l.Name != CausalLM.OutputHeadName).ToDictionary(l => l.Name + ".weight", l => l.Layer);
         var expected = model.CheckpointParameters();
         var expectedKeys = expected.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+        // Our key -> the checkpoint's name for it (they differ only in a multimodal Gemma 3 checkpoint).
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in checkpoint.TensorNames)
+            if (OwnKey(name, model.Config) is { } own) names[own] = name;
         // HF may also save rotary inv_freq buffers or a redundant tied head; those are derived, not loaded.
-        var unexpected = checkpoint.TensorNames
-            .Where(n => !expectedKeys.Contains(n) && !n.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal) &&
-                        !(model.Config.TieWordEmbeddings && n == CausalLM.OutputHeadName + ".weight"))
-            .OrderBy(n => n, StringComparer.Ordinal).ToList();
+        var unexpected = names
+            .Where(n => !expectedKeys.Contains(n.Key) && !n.Key.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal) &&
+                        !(model.Config.TieWordEmbeddings && n.Key == CausalLM.OutputHeadName + ".weight"))
+            .Select(n => n.Value).OrderBy(n => n, StringComparer.Ordinal).ToList();
         if (unexpected.Count > 0)
             throw new LoraBuildException(ErrorCodes.TensorUnexpected,
                 $"Checkpoint has {unexpected.Count} tensor(s) this {model.Config.ModelType} architecture does not use, first '{unexpected[0]}'. " +
@@ -42,15 +57,46 @@ public static class ModelLoader
 
         foreach (var (key, parameter) in expected)
         {
-            if (!checkpoint.Contains(key))
+            if (!names.TryGetValue(key, out var name))
                 throw new LoraBuildException(ErrorCodes.TensorMissing, $"Checkpoint has no tensor '{key}', which config.json implies.", checkpoint.Directory);
-            var info = checkpoint.Info(key);
+            var info = checkpoint.Info(name);
             if (!info.Shape.SequenceEqual(parameter.shape))
                 throw new LoraBuildException(ErrorCodes.TensorShapeMismatch,
                     $"Tensor '{key}' has shape [{string.Join(", ", info.Shape)}] but config.json implies [{string.Join(", ", parameter.shape)}].",
                     checkpoint.Directory);
-            using var value = checkpoint.Read(key);
+            using (var value = checkpoint.Read(name))
             using (no_grad()) parameter.copy_(value);
+            if (quantizeAfterLoad.TryGetValue(key, out var layer))
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                layer.QuantizeNf4(nf4!.DoubleQuantization);
+                nf4.QuantizationTime += clock.Elapsed;
+            }
         }
     }
+
+    /// <summary>
+    /// The parameter name a checkpoint tensor fills. A multimodal Gemma 3 checkpoint nests the language model
+    /// (<c>language_model.model.*</c> in transformers 4.x, <c>model.language_model.*</c> in 5.x); its vision tower and
+    /// projector are not part of the text model (null: skipped).
+    /// </summary>
+    static string? OwnKey(string name, ModelConfig config)
+    {
+        if (!config.FromMultimodalConfig) return name;
+        foreach (var (prefix, replacement) in MultimodalPrefixes)
+            if (name.StartsWith(prefix, StringComparison.Ordinal)) return replacement + name[prefix.Length..];
+        return name.Contains("vision_tower.", StringComparison.Ordinal) || name.Contains("multi_modal_projector.", StringComparison.Ordinal) ? null : name;
+    }
+
+    static readonly (string Prefix, string Replacement)[] MultimodalPrefixes =
+    [
+        ("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."), ("model.language_model.", "model."),
+    ];
+}
+
+/// <summary>Quantise linear weights to NF4 while loading; the time spent quantising is added to <see cref="QuantizationTime"/>.</summary>
+public sealed class Nf4Loading(bool doubleQuantization)
+{
+    public bool DoubleQuantization { get; } = doubleQuantization;
+    public TimeSpan QuantizationTime { get; set; }
 }

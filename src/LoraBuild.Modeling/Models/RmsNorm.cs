@@ -4,20 +4,28 @@ using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
 
-/// <summary>HF LlamaRMSNorm: normalise in float32, scale by weight in the input dtype.</summary>
+/// <summary>
+/// HF LlamaRMSNorm (normalise in float32, scale by weight in the input dtype) or, for <see cref="NormStyle.UnitOffset"/>,
+/// Gemma's (normalise and scale by 1 + weight, both in float32, then cast back).
+/// </summary>
 public sealed class RmsNorm : nn.Module
 {
     readonly Parameter weight;
     readonly double eps;
+    readonly NormStyle style;
 
-    public RmsNorm(long size, double eps, ScalarType dtype, Device device) : base(nameof(RmsNorm))
+    public RmsNorm(long size, double eps, ScalarType dtype, Device device, NormStyle style = NormStyle.Scale) : base(nameof(RmsNorm))
     {
-        weight = new Parameter(ones(size, dtype, device), requires_grad: false);
+        this.style = style;
+        weight = new Parameter(full(size, IdentityWeight, dtype, device), requires_grad: false);
         this.eps = eps;
         RegisterComponents();
     }
 
     public Parameter Weight => weight;
+
+    /// <summary>The weight value that leaves normalised activations unscaled (HF's initial value).</summary>
+    public double IdentityWeight => style == NormStyle.UnitOffset ? 0.0 : 1.0;
 
     /// <summary>LORABUILD_FAST_RMSNORM=0 keeps HF's float32 round trip in training too (for A/B measurements).</summary>
     static readonly bool FastHalfPrecision = Environment.GetEnvironmentVariable("LORABUILD_FAST_RMSNORM") != "0";
@@ -26,6 +34,12 @@ public sealed class RmsNorm : nn.Module
     {
         using var scope = NewDisposeScope();
         var inputType = hidden.dtype;
+        if (style == NormStyle.UnitOffset)
+        {
+            var normalised = hidden.to_type(ScalarType.Float32);
+            normalised = normalised * rsqrt(normalised.pow(2).mean([-1L], keepdim: true) + eps);
+            return scope.MoveToOuter((normalised * (weight.to_type(ScalarType.Float32) + 1.0)).to_type(inputType));
+        }
         if (inputType != ScalarType.Float32 && training && FastHalfPrecision)
         {
             // Training on bf16/fp16 activations: the mean of squares accumulates in float32, but no float32 copy of the

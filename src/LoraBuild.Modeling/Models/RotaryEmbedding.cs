@@ -10,17 +10,17 @@ public sealed class RotaryEmbedding : nn.Module
 {
     readonly Tensor inv_freq;
 
-    public RotaryEmbedding(ModelConfig config, Device device) : base(nameof(RotaryEmbedding))
+    public RotaryEmbedding(RopeParameters rope, int headDim, Device device) : base(nameof(RotaryEmbedding))
     {
-        inv_freq = ComputeInverseFrequencies(config).to(device);
+        inv_freq = ComputeInverseFrequencies(rope, (int)(headDim * rope.PartialRotaryFactor)).to(device);
         RegisterComponents();
     }
 
-    public static Tensor ComputeInverseFrequencies(ModelConfig config)
+    public static Tensor ComputeInverseFrequencies(ModelConfig config) => ComputeInverseFrequencies(config.Rope, config.RotaryDim);
+
+    public static Tensor ComputeInverseFrequencies(RopeParameters rope, int dim)
     {
         using var scope = NewDisposeScope();
-        var rope = config.Rope;
-        var dim = config.RotaryDim;
         var exponents = arange(0, dim, 2, dtype: ScalarType.Int64).to_type(ScalarType.Float32) / dim;
         var invFreq = 1.0f / pow(tensor((float)rope.Theta), exponents);
         switch (rope.Type)
