@@ -35,8 +35,10 @@ public sealed class BpeModel
         this.ignoreMerges = ignoreMerges;
         this.prefix = prefix;
         this.suffix = suffix;
+        spanLookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         idToToken = new string[vocab.Count == 0 ? 0 : vocab.Values.Max() + 1];
         foreach (var (token, id) in vocab) idToToken[id] = token;
+        metaspaceBoundaries = vocab.ContainsKey("\u2581") && MetaspaceIsBoundary(vocab.Keys);
         byteTokens = new int[256];
         for (var b = 0; b < 256; b++) byteTokens[b] = vocab.TryGetValue($"<0x{b:X2}>", out var id) ? id : -1;
     }
@@ -122,9 +124,55 @@ public sealed class BpeModel
             ids.AddRange(cached);
             return;
         }
+        if (word.Length > CachedWordMaxLength && metaspaceBoundaries)
+        {
+            EncodeAtMetaspaceBoundaries(word, ids);
+            return;
+        }
         var result = Merge(word);
         if (word.Length <= CachedWordMaxLength && cache.Count < CacheCapacity) cache.TryAdd(word, result);
         ids.AddRange(result);
+    }
+
+    /// <summary>
+    /// SentencePiece-style files (Llama 2, Gemma) have no pre-tokenizer, so a whole document is one word. When no token
+    /// has "▁" right after another character, no merge can join the two sides of such a boundary, so encoding the parts
+    /// separately (and caching them as words) gives the same ids.
+    /// </summary>
+    void EncodeAtMetaspaceBoundaries(string word, List<int> ids)
+    {
+        var start = 0;
+        for (var i = 1; i <= word.Length; i++)
+        {
+            if (i < word.Length && !(word[i] == Metaspace && word[i - 1] != Metaspace)) continue;
+            var part = word[start..i];
+            if (part.Length > CachedWordMaxLength) ids.AddRange(Merge(part));
+            else Encode(part, ids);
+            start = i;
+        }
+    }
+
+    const char Metaspace = '\u2581';
+    readonly bool metaspaceBoundaries;
+
+    static bool MetaspaceIsBoundary(IEnumerable<string> tokens)
+    {
+        foreach (var token in tokens)
+            for (var i = 1; i < token.Length; i++)
+                if (token[i] == Metaspace && token[i - 1] != Metaspace) return false;
+        return true;
+    }
+
+    readonly ConcurrentDictionary<int, int> characterIds = new();
+    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> spanLookup;
+
+    bool CharacterId(ReadOnlySpan<char> character, out int id)
+    {
+        var key = character.Length == 1 ? character[0] : char.ConvertToUtf32(character[0], character[1]);
+        if (characterIds.TryGetValue(key, out id)) return id >= 0;
+        if (!spanLookup.TryGetValue(character, out id)) id = -1;
+        characterIds.TryAdd(key, id);
+        return id >= 0;
     }
 
     int[] Merge(string word)
@@ -135,12 +183,19 @@ public sealed class BpeModel
         for (var i = 0; i < word.Length;)
         {
             var width = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
-            var character = word.Substring(i, width);
-            var text = character;
-            if (i > 0 && prefix.Length > 0) text = prefix + text;
-            if (i + width == word.Length && suffix.Length > 0) text += suffix;
+            var character = word.AsSpan(i, width);
+            int id;
+            bool found;
+            if (prefix.Length == 0 && suffix.Length == 0) found = CharacterId(character, out id);
+            else
+            {
+                var text = character.ToString();
+                if (i > 0 && prefix.Length > 0) text = prefix + text;
+                if (i + width == word.Length && suffix.Length > 0) text += suffix;
+                found = vocab.TryGetValue(text, out id);
+            }
             i += width;
-            if (vocab.TryGetValue(text, out var id))
+            if (found)
             {
                 ids.Add(id);
                 lastWasUnk = false;
@@ -148,7 +203,7 @@ public sealed class BpeModel
             }
             if (byteFallback)
             {
-                var bytes = Encoding.UTF8.GetBytes(character);
+                var bytes = Encoding.UTF8.GetBytes(character.ToArray());
                 if (Array.TrueForAll(bytes, b => byteTokens[b] >= 0))
                 {
                     foreach (var b in bytes) ids.Add(byteTokens[b]);
