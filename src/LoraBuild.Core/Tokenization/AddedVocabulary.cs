@@ -21,6 +21,7 @@ public sealed class AddedVocabulary
 
     readonly TrieNode raw = new(), normalized = new();
     readonly bool hasRaw, hasNormalized;
+    readonly System.Buffers.SearchValues<char> rawFirst, normalizedFirst;
 
     public AddedVocabulary(IEnumerable<AddedToken> tokens, Normalizer? normalizer)
     {
@@ -38,6 +39,8 @@ public sealed class AddedVocabulary
                 hasRaw = true;
             }
         }
+        rawFirst = System.Buffers.SearchValues.Create(raw.Children?.Keys.ToArray() ?? []);
+        normalizedFirst = System.Buffers.SearchValues.Create(normalized.Children?.Keys.ToArray() ?? []);
     }
 
     static void Insert(TrieNode root, string content, AddedToken token)
@@ -56,7 +59,7 @@ public sealed class AddedVocabulary
     public List<Section> Split(string text, Normalizer? normalizer)
     {
         var first = new List<Section>();
-        if (hasRaw) Find(raw, text, true, first);
+        if (hasRaw) Find(raw, rawFirst, text, true, first);
         else first.Add(new Section(null, text, true));
         var result = new List<Section>(first.Count);
         foreach (var section in first)
@@ -67,18 +70,22 @@ public sealed class AddedVocabulary
                 continue;
             }
             var normalizedText = normalizer?.Normalize(section.Text) ?? section.Text;
-            if (hasNormalized) Find(normalized, normalizedText, section.AtStart, result);
+            if (hasNormalized) Find(normalized, normalizedFirst, normalizedText, section.AtStart, result);
             else if (normalizedText.Length > 0) result.Add(section with { Text = normalizedText });
         }
         return result;
     }
 
-    static void Find(TrieNode root, string text, bool atStart, List<Section> output)
+    static void Find(TrieNode root, System.Buffers.SearchValues<char> firstChars, string text, bool atStart, List<Section> output)
     {
         var sectionStart = 0;
         var i = 0;
         while (i < text.Length)
         {
+            // Jump to the next character that can start an added token.
+            var skip = text.AsSpan(i).IndexOfAny(firstChars);
+            if (skip < 0) break;
+            i += skip;
             var (token, end) = LongestAt(root, text, i);
             if (token is null)
             {

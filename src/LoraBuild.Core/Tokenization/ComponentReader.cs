@@ -36,6 +36,10 @@ internal sealed class ComponentReader(string file)
 
     public static bool IsNull(JsonElement e) => e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined;
 
+    /// <summary>The literal of a {"String": "..."} pattern, which string.Replace handles faster than a regex.</summary>
+    public static string? Literal(JsonElement owner) =>
+        owner.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object && p.TryGetProperty("String", out var s) ? s.GetString() : null;
+
     /// <summary>A pattern as HF writes it: {"String": "..."} (literal) or {"Regex": "..."} (Oniguruma syntax).</summary>
     public Regex? Pattern(JsonElement owner, string jsonPath)
     {

@@ -24,7 +24,7 @@ public abstract class Decoder
                     e.TryGetProperty("start", out var start) ? start.GetInt32() : 0, e.TryGetProperty("stop", out var stop) ? stop.GetInt32() : 0);
             case "Replace":
                 var pattern = reader.Pattern(e, path);
-                return pattern is null ? null : new ReplaceDecoder(pattern, ComponentReader.String(e, "content") ?? "");
+                return pattern is null ? null : new ReplaceDecoder(pattern, ComponentReader.String(e, "content") ?? "", ComponentReader.Literal(e));
             case "Metaspace":
                 var replacement = ComponentReader.String(e, "replacement") ?? "▁";
                 var scheme = MetaspacePreTokenizer.ReadScheme(e, path, reader);

@@ -22,7 +22,7 @@ public sealed class BpeModel
     readonly bool fuseUnk, byteFallback, ignoreMerges;
     readonly string prefix, suffix;
     readonly int[] byteTokens;
-    readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, int[]> cache = new();
 
     BpeModel(Dictionary<string, int> vocab, Dictionary<long, (int, int)> merges, int? unkId, bool fuseUnk, bool byteFallback,
         bool ignoreMerges, string prefix, string suffix)
@@ -38,7 +38,10 @@ public sealed class BpeModel
         spanLookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         idToToken = new string[vocab.Count == 0 ? 0 : vocab.Values.Max() + 1];
         foreach (var (token, id) in vocab) idToToken[id] = token;
-        metaspaceBoundaries = vocab.ContainsKey("\u2581") && MetaspaceIsBoundary(vocab.Keys);
+        metaspaceBoundaries = vocab.ContainsKey("\u2581");
+        foreach (var token in vocab.Keys)
+            for (var i = 1; i < token.Length; i++)
+                if (token[i] == Metaspace) charsJoinedToMetaspace.Add(token[i - 1]);
         byteTokens = new int[256];
         for (var b = 0; b < 256; b++) byteTokens[b] = vocab.TryGetValue($"<0x{b:X2}>", out var id) ? id : -1;
     }
@@ -135,16 +138,17 @@ public sealed class BpeModel
     }
 
     /// <summary>
-    /// SentencePiece-style files (Llama 2, Gemma) have no pre-tokenizer, so a whole document is one word. When no token
-    /// has "▁" right after another character, no merge can join the two sides of such a boundary, so encoding the parts
-    /// separately (and caching them as words) gives the same ids.
+    /// SentencePiece-style files (Llama 2, Gemma) have no pre-tokenizer, so a whole document is one word. A token that
+    /// spans the boundary between a character c and a following "▁" contains "c▁"; when no token does (Gemma has one such
+    /// c, '>'), no merge can join the two sides, so encoding the parts separately (and caching them as words) gives the
+    /// same ids.
     /// </summary>
     void EncodeAtMetaspaceBoundaries(string word, List<int> ids)
     {
         var start = 0;
         for (var i = 1; i <= word.Length; i++)
         {
-            if (i < word.Length && !(word[i] == Metaspace && word[i - 1] != Metaspace)) continue;
+            if (i < word.Length && !(word[i] == Metaspace && !charsJoinedToMetaspace.Contains(word[i - 1]))) continue;
             var part = word[start..i];
             if (part.Length > CachedWordMaxLength) ids.AddRange(Merge(part));
             else Encode(part, ids);
@@ -154,14 +158,7 @@ public sealed class BpeModel
 
     const char Metaspace = '\u2581';
     readonly bool metaspaceBoundaries;
-
-    static bool MetaspaceIsBoundary(IEnumerable<string> tokens)
-    {
-        foreach (var token in tokens)
-            for (var i = 1; i < token.Length; i++)
-                if (token[i] == Metaspace && token[i - 1] != Metaspace) return false;
-        return true;
-    }
+    readonly HashSet<char> charsJoinedToMetaspace = [Metaspace];
 
     readonly ConcurrentDictionary<int, int> characterIds = new();
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> spanLookup;

@@ -23,7 +23,7 @@ public abstract class Normalizer
             case "Strip": return new StripNormalizer(ComponentReader.Bool(e, "strip_left", true), ComponentReader.Bool(e, "strip_right", true));
             case "Replace":
                 var pattern = reader.Pattern(e, path);
-                return pattern is null ? null : new ReplaceNormalizer(pattern, ComponentReader.String(e, "content") ?? "");
+                return pattern is null ? null : new ReplaceNormalizer(pattern, ComponentReader.String(e, "content") ?? "", ComponentReader.Literal(e));
             case "Sequence":
                 var steps = new List<Normalizer>();
                 if (e.TryGetProperty("normalizers", out var list) && list.ValueKind == JsonValueKind.Array)

@@ -46,10 +46,9 @@ public static class ByteLevelAlphabet
         var max = Encoding.UTF8.GetMaxByteCount(text.Length);
         Span<byte> bytes = max <= 1024 ? stackalloc byte[max] : new byte[max];
         var count = Encoding.UTF8.GetBytes(text, bytes);
-        return string.Create(count, bytes[..count].ToArray(), static (chars, b) =>
-        {
-            for (var i = 0; i < b.Length; i++) chars[i] = ByteToChar[b[i]];
-        });
+        Span<char> chars = count <= 1024 ? stackalloc char[count] : new char[count];
+        for (var i = 0; i < count; i++) chars[i] = ByteToChar[bytes[i]];
+        return new string(chars);
     }
 
     /// <summary>The bytes a token stands for, or null when a character is outside the alphabet (an added token).</summary>
