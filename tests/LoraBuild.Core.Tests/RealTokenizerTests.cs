@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using LoraBuild.Tokenization;
+using LoraBuild.Training;
+using LoraBuild.Training.Data;
 
 namespace LoraBuild.Tests;
 
@@ -79,5 +81,35 @@ public class RealTokenizerTests
             if (skipped != c.DecodedSkip) failures.Add($"skip: expected {JsonSerializer.Serialize(c.DecodedSkip)} got {JsonSerializer.Serialize(skipped)}");
         }
         Assert.True(failures.Count == 0, $"{model}: {failures.Count} mismatches\n" + string.Join("\n", failures.Take(15).Select(f => f.Length > 400 ? f[..400] : f)));
+    }
+
+    [Theory]
+    [InlineData("llama3.1", new[] { 128000 }, 128009)]
+    [InlineData("qwen3", new int[0], 151645)]
+    [InlineData("gemma3", new[] { 2 }, 106)]
+    [InlineData("llama2", new[] { 1 }, 2)]
+    public void Text_and_prompt_examples_get_the_tokenizers_own_special_tokens_then_a_learned_eos(string model, int[] prefix, int eos)
+    {
+        var tokenizer = Tokenizer(model);
+        Assert.Equal(eos, tokenizer.EosTokenId);
+        var encoder = new ExampleEncoder(tokenizer, ChatTemplate.ChatMl, 4096);
+        var text = encoder.Encode(new RawExample("d.jsonl", 1, ExampleFormat.Text, Text: "Hello world"));
+        Assert.Equal([.. tokenizer.Encode("Hello world", addSpecialTokens: true), eos], text.InputIds);
+        Assert.Equal(prefix, text.InputIds[..prefix.Length]);
+        Assert.All(text.Labels[..prefix.Length], l => Assert.Equal(TokenizedExample.Ignore, l));
+        Assert.Equal(eos, text.Labels[^1]);
+        var prompt = encoder.Encode(new RawExample("d.jsonl", 2, ExampleFormat.PromptCompletion, Prompt: "2+2=", Completion: "4"));
+        Assert.Equal([.. prefix, .. tokenizer.Encode("2+2="), .. tokenizer.Encode("4"), eos], prompt.InputIds);
+        Assert.Equal([.. tokenizer.Encode("4"), eos], prompt.Labels.Where(l => l != TokenizedExample.Ignore));
+    }
+
+    [Fact]
+    public void Generation_stops_at_every_eos_id_of_generation_config()
+    {
+        var directory = TestPaths.TempDirectory();
+        File.WriteAllText(Path.Combine(directory, "generation_config.json"), """{"bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009]}""");
+        Assert.Equal(new HashSet<int> { 128001, 128008, 128009 }, Trainer.StopIds(Tokenizer("llama3.1"), directory).ToHashSet());
+        File.WriteAllText(Path.Combine(directory, "generation_config.json"), """{"eos_token_id": 1}""");
+        Assert.Equal(new HashSet<int> { 1, 151645 }, Trainer.StopIds(Tokenizer("qwen3"), directory).ToHashSet());
     }
 }
