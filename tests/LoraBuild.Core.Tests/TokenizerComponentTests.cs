@@ -75,6 +75,8 @@ public class TokenizerComponentTests
         Assert.Equal(["a€", "b", "\uFFFD"], new ByteFallbackDecoder().DecodeChain(["<0x61>", "<0xE2>", "<0x82>", "<0xAC>", "b", "<0xFF>"]));
         Assert.Equal(["a", "b ", "c"], new StripDecoder(' ', 1, 0).DecodeChain([" a", "b ", "  c"[1..]]));
         Assert.Equal(["Hey", " friend"], new MetaspaceDecoder('▁', PrependScheme.Always).DecodeChain(["▁Hey", "▁friend"]));
+        // As tokenizers' metaspace.rs: the first token loses every "▁", not only a leading one.
+        Assert.Equal(["ab", " c"], new MetaspaceDecoder('▁', PrependScheme.First).DecodeChain(["▁a▁b", "▁c"]));
         Assert.Equal([" Hey", " friend"], new MetaspaceDecoder('▁', PrependScheme.Never).DecodeChain(["▁Hey", "▁friend"]));
         Assert.Equal(["ab"], new FuseDecoder().DecodeChain(["a", "b"]));
     }
@@ -102,11 +104,16 @@ public class TokenizerComponentTests
     {
         var fused = Tiny(""","unk_token":"<unk>","fuse_unk":true,"byte_fallback":true""", "[]");
         Assert.Equal([6, 7], fused.Encode("é"));
-        Assert.Equal([5, 6, 7], fused.Encode("xé"));
         Assert.Equal([5, 0], fused.Encode("xxa"));
-        var unfused = Tiny(""","unk_token":"<unk>","fuse_unk":false,"byte_fallback":false""", "[]");
+        // tokenizers' merge_word writes a pending unk only at the next known character or the end; byte-fallback
+        // bytes go out before it, and a fused unk spans them.
+        Assert.Equal([6, 7, 5], fused.Encode("xé"));
+        Assert.Equal([6, 7, 5, 0], fused.Encode("xéxa"));
+        var unfused = Tiny(""","unk_token":"<unk>","fuse_unk":false,"byte_fallback":true""", "[]");
         Assert.Equal([5, 5, 0], unfused.Encode("xxa"));
-        Assert.Equal([5], unfused.Encode("é"));
+        Assert.Equal([6, 7, 5, 5, 0], unfused.Encode("xéxa"));
+        var noFallback = Tiny(""","unk_token":"<unk>","fuse_unk":false,"byte_fallback":false""", "[]");
+        Assert.Equal([5], noFallback.Encode("é"));
     }
 
     [Fact]

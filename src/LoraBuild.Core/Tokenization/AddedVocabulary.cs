@@ -28,9 +28,9 @@ public sealed class AddedVocabulary
         foreach (var token in tokens)
         {
             if (token.Content.Length == 0) continue;
-            if (token.Normalized && normalizer is not null)
+            if (token.Normalized)
             {
-                Insert(normalized, normalizer.Normalize(token.Content), token);
+                Insert(normalized, normalizer?.Normalize(token.Content) ?? token.Content, token);
                 hasNormalized = true;
             }
             else
@@ -132,7 +132,10 @@ public sealed class AddedVocabulary
         return (best, end);
     }
 
-    static bool IsWordChar(char c) => char.IsLetterOrDigit(c) || c == '_';
+    // Rust regex's \w: letters, marks, decimal digits, connector punctuation.
+    static bool IsWordChar(char c) => char.IsLetterOrDigit(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.NonSpacingMark
+        or System.Globalization.UnicodeCategory.SpacingCombiningMark or System.Globalization.UnicodeCategory.EnclosingMark
+        or System.Globalization.UnicodeCategory.ConnectorPunctuation or System.Globalization.UnicodeCategory.LetterNumber;
 
     static bool IsSingleWord(string text, int start, int end) =>
         (start == 0 || !IsWordChar(text[start - 1])) && (end == text.Length || !IsWordChar(text[end]));

@@ -2,12 +2,12 @@ using LoraBuild.Tokenization.PreTokenizers;
 
 namespace LoraBuild.Tokenization.Decoders;
 
-/// <summary>The replacement character back to spaces; the first token loses its leading one unless prepend_scheme is never.</summary>
+/// <summary>
+/// The replacement character back to spaces, except in the first token, where HF tokenizers drops every replacement
+/// character (not only a leading one) unless prepend_scheme is never.
+/// </summary>
 public sealed class MetaspaceDecoder(char replacement, PrependScheme scheme) : Decoder
 {
     public override List<string> DecodeChain(List<string> tokens) => tokens.Select((token, i) =>
-    {
-        var text = token.Replace(replacement, ' ');
-        return i == 0 && scheme != PrependScheme.Never && text.StartsWith(' ') ? text[1..] : text;
-    }).ToList();
+        i == 0 && scheme != PrependScheme.Never ? token.Replace(replacement.ToString(), "") : token.Replace(replacement, ' ')).ToList();
 }

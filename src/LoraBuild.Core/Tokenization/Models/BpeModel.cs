@@ -96,7 +96,7 @@ public sealed class BpeModel
                     rank++;
                     continue;
                 }
-                merges.TryAdd(Pair(a, b), (rank, merged));
+                merges[Pair(a, b)] = (rank, merged); // a repeated pair keeps its last rank, as tokenizers' map does
                 rank++;
             }
             if (bad.Count > 0) reader.Invalid(path + ".merges", $"merges at ranks {string.Join(", ", bad)} name tokens missing from the vocabulary");
@@ -176,17 +176,21 @@ public sealed class BpeModel
     {
         // Symbols as a doubly linked list over arrays; removed ones are marked by a negative id.
         var ids = new List<int>(word.Length);
-        var lastWasUnk = false;
+        // As tokenizers' merge_word: an unknown character waits as a pending unk (fused with the next unknown one when
+        // fuse_unk) and is written when the next known character comes or at the end; byte-fallback bytes do not
+        // flush it, so "xé" with an unknown x gives the bytes of é, then unk.
+        int? pendingUnk = null;
         for (var i = 0; i < word.Length;)
         {
             var width = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
             var character = word.AsSpan(i, width);
             int id;
             bool found;
+            string? text = null;
             if (prefix.Length == 0 && suffix.Length == 0) found = CharacterId(character, out id);
             else
             {
-                var text = character.ToString();
+                text = character.ToString();
                 if (i > 0 && prefix.Length > 0) text = prefix + text;
                 if (i + width == word.Length && suffix.Length > 0) text += suffix;
                 found = vocab.TryGetValue(text, out id);
@@ -194,24 +198,25 @@ public sealed class BpeModel
             i += width;
             if (found)
             {
+                if (pendingUnk is { } u) ids.Add(u);
+                pendingUnk = null;
                 ids.Add(id);
-                lastWasUnk = false;
                 continue;
             }
             if (byteFallback)
             {
-                var bytes = Encoding.UTF8.GetBytes(character.ToArray());
+                var bytes = Encoding.UTF8.GetBytes(text ?? character.ToString());
                 if (Array.TrueForAll(bytes, b => byteTokens[b] >= 0))
                 {
                     foreach (var b in bytes) ids.Add(byteTokens[b]);
-                    lastWasUnk = false;
                     continue;
                 }
             }
             if (unkId is not { } unk) continue;
-            if (!(fuseUnk && lastWasUnk)) ids.Add(unk);
-            lastWasUnk = true;
+            if (pendingUnk is { } previous && !fuseUnk) ids.Add(previous);
+            pendingUnk = unk;
         }
+        if (pendingUnk is { } last) ids.Add(last);
         var count = ids.Count;
         if (count < 2) return ids.ToArray();
 
