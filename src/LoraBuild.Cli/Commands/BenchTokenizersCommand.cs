@@ -34,11 +34,18 @@ public static class BenchTokenizersCommand
                 var loadSeconds = load.Elapsed.TotalSeconds;
                 var watch = Stopwatch.StartNew();
                 long tokens = 0;
-                foreach (var document in documents) tokens += tokenizer.Encode(document, addSpecialTokens: false).Count;
+                uint idsHash = 0;
+                foreach (var document in documents)
+                {
+                    var ids = tokenizer.Encode(document, addSpecialTokens: false);
+                    tokens += ids.Count;
+                    // Order-sensitive hash of every id, compared with bench.mjs's to show the two encodings are equal.
+                    foreach (var id in ids) idsHash = unchecked(idsHash * 31 + (uint)id + 1);
+                }
                 var seconds = watch.Elapsed.TotalSeconds;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{name,-14} {megabytes / seconds,8:0.00} MB/s  {tokens / seconds / 1e6,6:0.00} M tokens/s  {tokens,12:N0} tokens  {seconds,7:0.0} s  (load {loadSeconds:0.0} s)"));
-                results.Add(new { tokenizer = name, megabytes, seconds, tokens, mb_per_second = megabytes / seconds, load_seconds = loadSeconds });
+                    $"{name,-14} {megabytes / seconds,8:0.00} MB/s  {tokens / seconds / 1e6,6:0.00} M tokens/s  {tokens,12:N0} tokens  {seconds,7:0.0} s  (load {loadSeconds:0.0} s)  ids hash {idsHash:x8}"));
+                results.Add(new { tokenizer = name, megabytes, seconds, tokens, mb_per_second = megabytes / seconds, load_seconds = loadSeconds, ids_hash = idsHash.ToString("x8") });
             }
             if (parse.GetValue(output) is { } path)
                 File.WriteAllText(path, JsonSerializer.Serialize(new { implementation = "LoraBuild", documents = documents.Length, results }, new JsonSerializerOptions { WriteIndented = true }));
