@@ -71,7 +71,26 @@ function textsFor(json, config) {
   texts.push(foreignSpecials.join(""), "<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n",
     "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>", "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n",
     "<|user|>\nHi<|end|>\n<|assistant|>\n", "<|user|>   spaced   <|end|>   \n  <|assistant|>\t\tx");
+  texts.push(...randomTexts(own, 40));
   return [...new Set(texts)];
+}
+
+// Seeded random strings over pieces that stress the pipeline: scripts, marks, astral characters, whitespace runs,
+// digits, punctuation, byte-fallback material and the model's own added tokens.
+function randomTexts(own, count) {
+  const pieces = ["a", "Z", "hello", " world", "  ", "\t", "\n", "\r\n", " \n ", "123", "4567", "3.5", "'s", "'LL", "!", "?!", "...", "--",
+    "é", "e\u0301", "\u0308", "ﬁ", "Ω", "ß", "İ", "中文", "日本", "한국", "مرحبا", "नमस्ते", "ไทย", "Ёж", "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "𝐀", "𠜎",
+    "\u200b", "\u00a0", "\u3000", "▁", "<0x41>", "{", "}", "()", "=>", "\\", "\"", "#", "@", "_", "~", ...own];
+  let seed = 12345;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const result = [];
+  for (let i = 0; i < count; i++) {
+    let text = "";
+    const length = 1 + Math.floor(random() * 12);
+    for (let j = 0; j < length; j++) text += pieces[Math.floor(random() * pieces.length)];
+    result.push(text);
+  }
+  return result;
 }
 
 function load(name) {
