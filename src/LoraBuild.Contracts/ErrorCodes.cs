@@ -41,6 +41,7 @@ public static class ErrorCodes
     // Tokenizer (0070-0079)
     public const string TokenizerMissing = "LB0070";
     public const string TokenizerUnsupported = "LB0071";
+    public const string TokenizerInvalid = "LB0072";
 
     // Training data (0100-0119)
     public const string DatasetMissing = "LB0100";

@@ -30,6 +30,13 @@ public static class InitCommand
                 if (parse.GetValue(tokenizer) is { } t)
                     foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json", "generation_config.json" })
                         if (File.Exists(Path.Combine(t, f))) File.Copy(Path.Combine(t, f), Path.Combine(staging, f));
+                        else if (File.Exists(Path.Combine(t, f + ".gz")))
+                        {
+                            // Large committed tokenizer fixtures are gzipped; the model folder gets the plain file.
+                            using var gzip = new System.IO.Compression.GZipStream(File.OpenRead(Path.Combine(t, f + ".gz")), System.IO.Compression.CompressionMode.Decompress);
+                            using var target = File.Create(Path.Combine(staging, f));
+                            gzip.CopyTo(target);
+                        }
                 var modelConfig = ModelConfig.Load(staging);
                 var initializerRange = InitializerRange(configPath);
                 using var model = ModelInitializer.RandomInit(modelConfig, parse.GetValue(seed), initializerRange, ParseDType(parse.GetValue(dtype)!));

@@ -1,124 +1,154 @@
-using System.Text.Json;
-using System.Text.RegularExpressions;
+using System.IO.Compression;
 using LoraBuild.Diagnostics;
-using Microsoft.ML.Tokenizers;
+using LoraBuild.Tokenization.PostProcessors;
 
 namespace LoraBuild.Tokenization;
 
 /// <summary>
-/// An HF <c>tokenizer.json</c> with a byte-level BPE model (GPT-2, Llama 3, Qwen2 style), on Microsoft.ML.Tokenizers'
-/// BPE. Added (special) tokens are matched before pre-tokenisation, as HF tokenizers do; <see cref="Decode"/> skips
-/// special tokens by default, as <c>tokenizer.decode(ids, skip_special_tokens=True)</c>.
+/// A Hugging Face tokenizer folder: tokenizer.json run component by component as HF tokenizers does
+/// (<see cref="TokenizerPipeline"/>) and tokenizer_config.json's special tokens, add_bos_token / add_eos_token and
+/// clean_up_tokenization_spaces, with transformers' <c>encode(text, add_special_tokens)</c> and
+/// <c>decode(ids, skip_special_tokens)</c>.
 /// </summary>
 public sealed class HfTokenizer
 {
-    /// <summary>GPT-2's pre-tokenisation pattern, used by the ByteLevel pre-tokenizer when use_regex is true.</summary>
-    const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+    /// <summary>Tokenizer classes whose fast tokenizer rebuilds the post-processor from add_bos_token / add_eos_token.</summary>
+    static readonly HashSet<string> BosEosTemplateClasses = new(StringComparer.Ordinal)
+    {
+        "LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer", "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast",
+    };
 
-    readonly Tokenizer tokenizer;
-    readonly Dictionary<string, int> specialTokens;
+    readonly TokenizerPipeline pipeline;
     readonly HashSet<int> specialIds;
 
-    HfTokenizer(Tokenizer tokenizer, Dictionary<string, int> specialTokens, Dictionary<string, int> vocabulary)
+    HfTokenizer(TokenizerPipeline pipeline, TokenizerConfig config)
     {
-        this.tokenizer = tokenizer;
-        this.specialTokens = specialTokens;
-        specialIds = specialTokens.Values.ToHashSet();
-        Vocabulary = vocabulary;
-    }
-
-    public IReadOnlyDictionary<string, int> Vocabulary { get; }
-
-    /// <summary>From tokenizer_config.json when present: end-of-sequence and padding tokens, chat template.</summary>
-    public int? EosTokenId { get; private init; }
-    public int? BosTokenId { get; private init; }
-    public int? PadTokenId { get; private init; }
-    public bool AddBosToken { get; private init; }
-    public string? ChatTemplate { get; private init; }
-    public IReadOnlyDictionary<string, int> SpecialTokens => specialTokens;
-    public int VocabularySize => Vocabulary.Count;
-
-    public static HfTokenizer Load(string modelDirectory)
-    {
-        var path = File.Exists(modelDirectory) ? modelDirectory : Path.Combine(modelDirectory, "tokenizer.json");
-        if (!File.Exists(path))
-            throw new LoraBuildException(ErrorCodes.TokenizerMissing, "tokenizer.json is missing.", path);
-        using var document = JsonDocument.Parse(File.ReadAllText(path));
-        var root = document.RootElement;
-        LoraBuildException Unsupported(string what) => new(ErrorCodes.TokenizerUnsupported, what, path);
-
-        var model = root.GetProperty("model");
-        if (model.GetProperty("type").GetString() != "BPE") throw Unsupported($"tokenizer model '{model.GetProperty("type").GetString()}' is not supported (BPE only).");
-        if (model.TryGetProperty("byte_fallback", out var fallback) && fallback.ValueKind == JsonValueKind.True)
-            throw Unsupported("SentencePiece-style BPE with byte_fallback is not supported yet; byte-level BPE is.");
-        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
-            throw Unsupported($"normalizer '{normalizer.GetProperty("type").GetString()}' is not supported.");
-
-        var pattern = PreTokenizerPattern(root.GetProperty("pre_tokenizer"), Unsupported);
-        var vocabulary = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32(), StringComparer.Ordinal);
-        var merges = model.GetProperty("merges").EnumerateArray().Select(m => m.ValueKind == JsonValueKind.Array
-            ? string.Join(' ', m.EnumerateArray().Select(x => x.GetString()))
-            : m.GetString()!).ToList();
+        this.pipeline = pipeline;
+        Config = config;
+        int? Id(string? token) => token is not null && pipeline.Vocabulary.TryGetValue(token, out var id) ? id : null;
+        BosTokenId = Id(config.BosToken);
+        EosTokenId = Id(config.EosToken);
+        PadTokenId = Id(config.PadToken);
+        UnkTokenId = Id(config.UnkToken);
 
         var special = new Dictionary<string, int>(StringComparer.Ordinal);
-        if (root.TryGetProperty("added_tokens", out var added))
-            foreach (var token in added.EnumerateArray())
-                special[token.GetProperty("content").GetString()!] = token.GetProperty("id").GetInt32();
+        foreach (var t in pipeline.AddedTokens.Where(t => t.Special)) special[t.Content] = t.Id;
+        foreach (var name in new[] { config.BosToken, config.EosToken, config.PadToken, config.UnkToken }.Concat(config.AdditionalSpecialTokens))
+            if (name is not null && Id(name) is { } id) special[name] = id;
+        SpecialTokens = special;
+        specialIds = special.Values.ToHashSet();
 
-        var options = new BpeOptions(vocabulary.Where(v => !special.ContainsKey(v.Key)))
-        {
-            Merges = merges,
-            ByteLevel = true,
-            SpecialTokens = special,
-            PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), special),
-        };
-        var result = new HfTokenizer(BpeTokenizer.Create(options), special, vocabulary);
-        var configPath = Path.Combine(Path.GetDirectoryName(path)!, "tokenizer_config.json");
-        if (!File.Exists(configPath)) return result;
-        using var config = JsonDocument.Parse(File.ReadAllText(configPath));
-        int? Id(string key) => config.RootElement.TryGetProperty(key, out var v)
-            ? v.ValueKind switch
-            {
-                JsonValueKind.String => vocabulary.TryGetValue(v.GetString()!, out var id) ? id : null,
-                JsonValueKind.Object when v.TryGetProperty("content", out var c) => vocabulary.TryGetValue(c.GetString()!, out var id) ? id : null,
-                _ => null,
-            }
-            : null;
-        return new HfTokenizer(result.tokenizer, special, vocabulary)
-        {
-            EosTokenId = Id("eos_token"),
-            BosTokenId = Id("bos_token"),
-            PadTokenId = Id("pad_token"),
-            AddBosToken = config.RootElement.TryGetProperty("add_bos_token", out var add) && add.ValueKind == JsonValueKind.True,
-            ChatTemplate = config.RootElement.TryGetProperty("chat_template", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null,
-        };
+        ApplyBosEosFlags(config);
+        var marker = int.MinValue;
+        var processed = pipeline.PostProcessor?.Process([marker]) ?? [marker];
+        var at = processed.IndexOf(marker);
+        PrefixSpecialIds = processed[..at];
+        SuffixSpecialIds = processed[(at + 1)..];
     }
 
-    static string PreTokenizerPattern(JsonElement preTokenizer, Func<string, LoraBuildException> unsupported)
+    /// <summary>
+    /// transformers' LlamaTokenizerFast / GemmaTokenizerFast rebuild the template as "[bos] $A [eos]" from the flags
+    /// (defaults true / false); for other classes an explicit add_eos_token / add_bos_token adds what the template lacks.
+    /// </summary>
+    void ApplyBosEosFlags(TokenizerConfig config)
     {
-        var type = preTokenizer.GetProperty("type").GetString();
-        switch (type)
+        var isTemplateClass = config.TokenizerClass is { } cls && BosEosTemplateClasses.Contains(cls);
+        if (isTemplateClass)
         {
-            case "ByteLevel":
-                if (preTokenizer.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True)
-                    throw unsupported("ByteLevel add_prefix_space=true is not supported.");
-                return Gpt2Pattern;
-            case "Sequence":
-                // Llama 3 / Qwen2: Split(regex, Isolated) then ByteLevel(use_regex=false).
-                var steps = preTokenizer.GetProperty("pretokenizers").EnumerateArray().ToList();
-                var split = steps.FirstOrDefault(s => s.GetProperty("type").GetString() == "Split");
-                if (steps.Count == 2 && split.ValueKind == JsonValueKind.Object && split.GetProperty("pattern").TryGetProperty("Regex", out var regex) &&
-                    steps[1].GetProperty("type").GetString() == "ByteLevel")
-                    return regex.GetString()!;
-                throw unsupported("this pre_tokenizer sequence is not supported (Split regex + ByteLevel is).");
-            default:
-                throw unsupported($"pre_tokenizer '{type}' is not supported (ByteLevel or Split+ByteLevel).");
+            var addBos = config.AddBosToken ?? true;
+            var addEos = config.AddEosToken ?? false;
+            if ((addBos && BosTokenId is null) || (addEos && EosTokenId is null))
+                throw new LoraBuildException(ErrorCodes.TokenizerInvalid,
+                    $"tokenizer_config.json sets add_{(addBos && BosTokenId is null ? "bos" : "eos")}_token but that token is not in the vocabulary.");
+            pipeline.PostProcessor = TemplateProcessing.FromIds(addBos ? [BosTokenId!.Value] : [], addEos ? [EosTokenId!.Value] : []);
+            return;
         }
+        var probe = pipeline.PostProcessor?.Process([int.MinValue]) ?? [int.MinValue];
+        var at = probe.IndexOf(int.MinValue);
+        var before = probe[..at];
+        var after = probe[(at + 1)..];
+        var changed = false;
+        if (config.AddBosToken == true && BosTokenId is { } bos && !before.Contains(bos)) { before.Insert(0, bos); changed = true; }
+        if (config.AddEosToken == true && EosTokenId is { } eos && !after.Contains(eos)) { after.Add(eos); changed = true; }
+        if (changed) pipeline.PostProcessor = TemplateProcessing.FromIds(before, after);
     }
 
-    public IReadOnlyList<int> Encode(string text) =>
-        text.Length == 0 ? Array.Empty<int>() : tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: false);
+    public TokenizerConfig Config { get; }
+    public TokenizerPipeline Pipeline => pipeline;
 
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) =>
-        tokenizer.Decode(skipSpecialTokens ? ids.Where(i => !specialIds.Contains(i)) : ids) ?? "";
+    /// <summary>Every token string with its id: the model's vocabulary and the added tokens.</summary>
+    public IReadOnlyDictionary<string, int> Vocabulary => pipeline.Vocabulary;
+    public int VocabularySize => pipeline.VocabularySize;
+
+    public int? EosTokenId { get; }
+    public int? BosTokenId { get; }
+    public int? PadTokenId { get; }
+    public int? UnkTokenId { get; }
+    /// <summary>True when encoding with special tokens starts with BOS (the post-processor's template or add_bos_token).</summary>
+    public bool AddBosToken => BosTokenId is { } bos && PrefixSpecialIds.Contains(bos);
+    /// <summary>What add_special_tokens=True puts before and after the text's ids.</summary>
+    public IReadOnlyList<int> PrefixSpecialIds { get; }
+    public IReadOnlyList<int> SuffixSpecialIds { get; }
+    public string? ChatTemplate => Config.ChatTemplate;
+    public long? ModelMaxLength => Config.ModelMaxLength;
+    /// <summary>Special tokens: added tokens flagged special and the tokens tokenizer_config.json names.</summary>
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; }
+
+    public bool IsSpecial(int id) => specialIds.Contains(id);
+
+    /// <summary>Reads tokenizer.json (or tokenizer.json.gz) and tokenizer_config.json (or .gz) from a folder or a tokenizer.json path.</summary>
+    public static HfTokenizer Load(string modelDirectory)
+    {
+        var directory = File.Exists(modelDirectory) ? Path.GetDirectoryName(Path.GetFullPath(modelDirectory))! : modelDirectory;
+        var path = File.Exists(modelDirectory) ? modelDirectory : Path.Combine(directory, "tokenizer.json");
+        var json = ReadMaybeCompressed(path);
+        if (json is null)
+        {
+            var sentencePiece = Path.Combine(directory, "tokenizer.model");
+            if (File.Exists(sentencePiece))
+                throw new LoraBuildException(ErrorCodes.TokenizerUnsupported,
+                    "only a SentencePiece tokenizer.model is here; LoraBuild reads tokenizer.json (save the tokenizer with transformers' save_pretrained to write one).", sentencePiece);
+            throw new LoraBuildException(ErrorCodes.TokenizerMissing, "tokenizer.json is missing.", path);
+        }
+        var configPath = Path.Combine(directory, "tokenizer_config.json");
+        var configJson = ReadMaybeCompressed(configPath);
+        return FromJson(json, configJson, path, configPath);
+    }
+
+    public static HfTokenizer FromJson(string tokenizerJson, string? configJson, string tokenizerFile = "tokenizer.json", string configFile = "tokenizer_config.json")
+    {
+        var pipeline = TokenizerPipeline.Read(tokenizerJson, tokenizerFile);
+        var config = configJson is null ? new TokenizerConfig() : TokenizerConfig.Read(configJson, configFile);
+        return new HfTokenizer(pipeline, config);
+    }
+
+    static string? ReadMaybeCompressed(string path)
+    {
+        if (File.Exists(path)) return File.ReadAllText(path);
+        if (!File.Exists(path + ".gz")) return null;
+        using var gzip = new GZipStream(File.OpenRead(path + ".gz"), CompressionMode.Decompress);
+        using var reader = new StreamReader(gzip);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>Ids of the text alone, as <c>tokenizer.encode(text, add_special_tokens=False)</c>.</summary>
+    public IReadOnlyList<int> Encode(string text) => pipeline.Encode(text, addSpecialTokens: false);
+
+    /// <summary>As <c>tokenizer.encode(text, add_special_tokens=...)</c>.</summary>
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens) => pipeline.Encode(text, addSpecialTokens);
+
+    /// <summary>
+    /// As <c>tokenizer.decode(ids, skip_special_tokens, clean_up_tokenization_spaces)</c>; skipping defaults to true here
+    /// because generated text is shown without markers; the clean-up defaults to tokenizer_config.json's.
+    /// </summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true, bool? cleanUpTokenizationSpaces = null)
+    {
+        var text = pipeline.Decode(ids, skipSpecialTokens ? specialIds.Contains : null);
+        return cleanUpTokenizationSpaces ?? Config.CleanUpTokenizationSpaces ? CleanUpTokenizationSpaces(text) : text;
+    }
+
+    /// <summary>transformers' clean_up_tokenization: removes the space before punctuation and English contractions.</summary>
+    public static string CleanUpTokenizationSpaces(string text) => text
+        .Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
+        .Replace(" n't", "n't").Replace(" 'm", "'m").Replace(" 's", "'s").Replace(" 've", "'ve").Replace(" 're", "'re");
 }

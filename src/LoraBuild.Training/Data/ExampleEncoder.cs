@@ -64,7 +64,10 @@ public sealed class ExampleEncoder
             }
         }
 
-        if (tokenizer.AddBosToken && tokenizer.BosTokenId is { } bos) Add([bos], false);
+        // Text and prompt/completion get the special tokens the tokenizer itself adds (transformers' add_special_tokens:
+        // Llama 2/3 and Gemma BOS, a template's EOS); chat templates write their own markers into the text.
+        var templated = example.Format != ExampleFormat.Chat;
+        if (templated) Add(tokenizer.PrefixSpecialIds, false);
         switch (example.Format)
         {
             case ExampleFormat.Text:
@@ -79,7 +82,9 @@ public sealed class ExampleEncoder
                 foreach (var (text, trainable) in chat.Render(example.Messages!)) Add(tokenizer.Encode(text), trainable);
                 break;
         }
-        if (tokenizer.EosTokenId is { } eos) Add([eos], true);
+        if (templated) Add(tokenizer.SuffixSpecialIds, true);
+        // The end-of-sequence token is learned so the model learns to stop (docs/training.md), once.
+        if (tokenizer.EosTokenId is { } eos && (ids.Count == 0 || ids[^1] != eos)) Add([eos], true);
         return new TokenizedExample(ids.ToArray(), labels.ToArray(), $"{example.File}:{example.Line}");
     }
 
