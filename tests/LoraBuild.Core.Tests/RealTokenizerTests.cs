@@ -1,3 +1,4 @@
+using LoraBuild.Generation;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using LoraBuild.Tokenization;
@@ -108,8 +109,8 @@ public class RealTokenizerTests
     {
         var directory = TestPaths.TempDirectory();
         File.WriteAllText(Path.Combine(directory, "generation_config.json"), """{"bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009]}""");
-        Assert.Equal(new HashSet<int> { 128001, 128008, 128009 }, Trainer.StopIds(Tokenizer("llama3.1"), directory).ToHashSet());
+        Assert.Equal(new HashSet<int> { 128001, 128008, 128009 }, StopTokens.Resolve(Tokenizer("llama3.1"), directory).ToHashSet());
         File.WriteAllText(Path.Combine(directory, "generation_config.json"), """{"eos_token_id": 1}""");
-        Assert.Equal(new HashSet<int> { 1, 151645 }, Trainer.StopIds(Tokenizer("qwen3"), directory).ToHashSet());
+        Assert.Equal(new HashSet<int> { 1, 151645 }, StopTokens.Resolve(Tokenizer("qwen3"), directory).ToHashSet());
     }
 }
