@@ -62,7 +62,7 @@ public static partial class Filters
             "tojson" => ToJson(value, a),
             "int" => ToInt(value, a),
             "float" => ToFloat(value, a),
-            "abs" => value switch { long l => Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw a.Error($"bad operand type for abs(): '{Operators.TypeName(value)}'") },
+            "abs" => value switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw a.Error($"bad operand type for abs(): '{Operators.TypeName(value)}'") },
             "round" => Round(value, a),
             "sum" => Sum(value, a),
             "min" => MinMax(value, a, -1),

@@ -220,7 +220,7 @@ public sealed class Interpreter
                     "not" => !Operators.Truthy(operand),
                     "-" => operand switch
                     {
-                        long l => -l,
+                        long l => (object)(-l),
                         double d => -d,
                         bool b => b ? -1L : 0L,
                         _ => throw new TemplateRuntimeException($"bad operand type for unary -: '{Operators.TypeName(operand)}'.", unary.Line),

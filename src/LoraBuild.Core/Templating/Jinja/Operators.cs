@@ -121,15 +121,15 @@ public static class Operators
         var floating = a is double || b is double;
         switch (op)
         {
-            case "+": return floating ? ToDouble(a) + ToDouble(b) : checked(ToLong(a) + ToLong(b));
-            case "-": return floating ? ToDouble(a) - ToDouble(b) : checked(ToLong(a) - ToLong(b));
-            case "*": return floating ? ToDouble(a) * ToDouble(b) : checked(ToLong(a) * ToLong(b));
+            case "+": return floating ? ToDouble(a) + ToDouble(b) : (object)checked(ToLong(a) + ToLong(b));
+            case "-": return floating ? ToDouble(a) - ToDouble(b) : (object)checked(ToLong(a) - ToLong(b));
+            case "*": return floating ? ToDouble(a) * ToDouble(b) : (object)checked(ToLong(a) * ToLong(b));
             case "/":
                 if (ToDouble(b) == 0) throw new TemplateRuntimeException("division by zero.", line);
                 return ToDouble(a) / ToDouble(b);
             case "//":
                 if (ToDouble(b) == 0) throw new TemplateRuntimeException("integer division or modulo by zero.", line);
-                return floating ? Math.Floor(ToDouble(a) / ToDouble(b)) : FloorDivide(ToLong(a), ToLong(b));
+                return floating ? Math.Floor(ToDouble(a) / ToDouble(b)) : (object)FloorDivide(ToLong(a), ToLong(b));
             case "%":
                 if (ToDouble(b) == 0) throw new TemplateRuntimeException("integer division or modulo by zero.", line);
                 if (floating)

