@@ -67,7 +67,7 @@ public sealed class Parser
             {
                 case TokenKind.End:
                     if (opener is not null)
-                        throw Error($"'{{% {opener.Value} %}}' opened on line {opener.Line} is never closed (expected {string.Join(" or ", ends.Select(e => $"'{{% {e} %}}'"))}).", token);
+                        throw Error($"'{{% {opener.Value} %}}' opened on line {opener.Line} is never closed (expected {string.Join(" or ", ends.Select(e => $"'{{% {e} %}}'"))} before the end of the template).", opener);
                     return body;
                 case TokenKind.Text:
                     body.Add(new TextStatement(token.Value, token.Line));
