@@ -53,8 +53,7 @@ public sealed class ExampleEncoder
 
     public TokenizedExample Encode(RawExample example)
     {
-        var source = $"{example.File}:{example.Line}";
-        if (example.Format == ExampleFormat.Chat) return EncodeChat(example, source);
+        if (example.Format == ExampleFormat.Chat) return EncodeChat(example, $"{example.File}:{example.Line}");
         var ids = new List<int>();
         var labels = new List<int>();
         void Add(IEnumerable<int> tokens, bool trainable)
@@ -79,7 +78,7 @@ public sealed class ExampleEncoder
                 break;
         }
         if (tokenizer.EosTokenId is { } eos) Add([eos], true);
-        return new TokenizedExample(ids.ToArray(), labels.ToArray(), source);
+        return new TokenizedExample(ids.ToArray(), labels.ToArray(), $"{example.File}:{example.Line}");
     }
 
     /// <summary>
