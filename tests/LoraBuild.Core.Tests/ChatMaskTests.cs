@@ -69,6 +69,9 @@ public class ChatMaskTests : IDisposable
     [InlineData("llama3", new[] { "Hello.<|eot_id|>", "7<|eot_id|>" })]
     [InlineData("gemma3", new[] { "Hello.<end_of_turn>\n", "7<end_of_turn>\n" })]
     [InlineData("deepseek-v3", new[] { "Hello.<｜end▁of▁sentence｜>", "7<｜end▁of▁sentence｜>" })]
+    [InlineData("llama2", new[] { " Hello. </s>", " 7 </s>" })]
+    [InlineData("chatml-smollm", new[] { "Hello.<|im_end|>\n", "7<|im_end|>\n" })]
+    [InlineData("gpt2", new[] { "Hello.<|endoftext|>", "7<|endoftext|>" })]
     public void Exactly_the_assistant_turns_are_learned(string model, string[] learned)
     {
         var chat = ChatTemplate.Resolve("auto", ModelWithTemplateOf(model), "adapter.yaml");
