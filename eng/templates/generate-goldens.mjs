@@ -3,6 +3,7 @@
 // transformers' apply_chat_template passes them (messages, tools=None, documents=None, add_generation_prompt, the
 // special-token strings, extra template kwargs). Run: npm ci --ignore-scripts && node generate-goldens.mjs
 import { Template } from "@huggingface/jinja";
+import { TokenizerLoader } from "@lenml/tokenizers";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,6 +80,13 @@ for (const [model, d] of Object.entries(classDefaults)) {
   sources.push({ model, config: { chat_template: d.fix ? d.fix(template) : template, ...d.specials }, source: `npm @xenova/transformers@${xenovaVersion} src/tokenizers.js ${d.cls} default chat template` });
 }
 
+// Token ids of a rendered chat as transformers.js (@lenml/tokenizers) encodes it with add_special_tokens=false (as
+// apply_chat_template(tokenize=True)), and of each assistant turn as the template writes it: what training learns.
+const tokenGoldens = {
+  "llama3": { conversation: "system-multi-turn", assistant: ["Hello.<|eot_id|>", "7<|eot_id|>"] },
+  "qwen3": { conversation: "system-multi-turn", assistant: ["Hello.<|im_end|>\n", "<think>\n\n</think>\n\n7<|im_end|>\n"] },
+};
+
 mkdirSync(out, { recursive: true });
 for (const { model, config, source } of sources) {
   // The keys a chat template reads; the rest of the file (added_tokens_decoder, ~1 MB for Gemma 3) is left out.
@@ -101,6 +109,23 @@ for (const { model, config, source } of sources) {
     return entry;
   });
   const golden = { source, renderer: "@huggingface/jinja 0.5.11", tokenizer_config: kept, cases: rendered };
+  if (tokenGoldens[model]) {
+    const pkg = models[model];
+    const tokenizerJSON = JSON.parse(readFileSync(path.join(here, "node_modules", pkg, "models/tokenizer.json"), "utf8"));
+    const tokenizer = TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig: config });
+    const { conversation, assistant } = tokenGoldens[model];
+    const text = rendered.find((r) => r.name === conversation).expected;
+    const ids = tokenizer.encode(text, { add_special_tokens: false });
+    const spans = assistant.map((t) => ({ text: t, ids: tokenizer.encode(t, { add_special_tokens: false }) }));
+    // Each assistant turn's ids appear, in order, inside the whole conversation's ids.
+    let from = 0;
+    for (const span of spans) {
+      const at = ids.findIndex((_, i) => i >= from && span.ids.every((id, k) => ids[i + k] === id));
+      if (at < 0 || !text.includes(span.text)) throw new Error(`${model}: assistant turn ${JSON.stringify(span.text)} is not a token run of the conversation`);
+      from = at + span.ids.length;
+    }
+    golden.tokens = { conversation, tokenizer: `${pkg} models/tokenizer.json via @lenml/tokenizers`, ids, assistant: spans };
+  }
   writeFileSync(path.join(out, `${model}.json`), JSON.stringify(golden, null, 2) + "\n");
   console.log(`${model}: ${rendered.length} conversations (${rendered.filter((r) => r.error).length} errors)`);
 }
