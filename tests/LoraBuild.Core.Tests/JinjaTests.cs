@@ -28,6 +28,7 @@ public class JinjaTests
     [InlineData("  {{ 'x' }}", "  x")] // lstrip_blocks does not apply to expressions
     [InlineData("{% raw %}{{ not rendered }}{% endraw %}", "{{ not rendered }}")]
     [InlineData("{%+ if true %}x{% endif %}", "x")]
+    [InlineData("{% if true %}\r\na\r\nb\r\n{% endif %}\r\n", "a\nb\n")] // line endings read as "\n", as jinja2 does
     public void Whitespace_control(string template, string expected) => Assert.Equal(expected, Render(template));
 
     [Theory]
@@ -143,6 +144,14 @@ public class JinjaTests
         {
             Globals.Now = saved;
         }
+    }
+
+    [Fact]
+    public void Undefined_values_behave_as_jinja2s_undefined()
+    {
+        Assert.Equal("|0|||False|[]|d", Render("{{ nothing | trim | upper }}|{{ nothing | length }}|{{ nothing | join(',') }}|{{ nothing ~ '' }}|{{ 'x' in nothing }}|{{ nothing | list }}|{{ nothing | default('d') }}"));
+        Assert.Contains("'nothing' is undefined", Assert.Throws<TemplateRuntimeException>(() => Render("{{ nothing | tojson }}")).Message);
+        Assert.Contains("'nothing' is undefined", Assert.Throws<TemplateRuntimeException>(() => Render("{{ nothing + 'x' }}")).Message);
     }
 
     [Fact]

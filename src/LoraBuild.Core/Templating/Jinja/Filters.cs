@@ -26,7 +26,9 @@ public static partial class Filters
             case "safe":
                 return value;
         }
-        if (value is Undefined undefined && name is not ("length" or "count" or "list" or "join" or "tojson" or "first" or "last"))
+        // jinja2's Undefined is an empty string to the string filters and an empty sequence to the others; numbers and
+        // JSON need a value.
+        if (value is Undefined undefined && name is "int" or "float" or "abs" or "round" or "tojson" or "items" or "dictsort" or "attr")
             throw new TemplateRuntimeException($"'{undefined.Name}' is undefined (passed to filter '{name}').", line);
         return name switch
         {
@@ -72,7 +74,7 @@ public static partial class Filters
         };
     }
 
-    static string Text(object? value, CallArguments a) => value as string ?? PythonFormat.Str(value);
+    static string Text(object? value, CallArguments a) => value as string ?? PythonFormat.Str(value); // Undefined: ""
 
     static long Length(object? value, CallArguments a) => value switch
     {

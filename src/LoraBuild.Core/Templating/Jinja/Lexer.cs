@@ -24,8 +24,9 @@ public sealed class Lexer
 
     Lexer(string source, bool trimBlocks, bool lstripBlocks)
     {
-        if (source.EndsWith("\r\n", StringComparison.Ordinal)) source = source[..^2];
-        else if (source.EndsWith('\n')) source = source[..^1];
+        // jinja2 reads every line ending as "\n" (newline_sequence), then drops one trailing newline.
+        source = source.Replace("\r\n", "\n").Replace('\r', '\n');
+        if (source.EndsWith('\n')) source = source[..^1];
         this.source = source;
         this.trimBlocks = trimBlocks;
         this.lstripBlocks = lstripBlocks;
@@ -49,7 +50,7 @@ public sealed class Lexer
             var text = source[position..textEnd];
             var textLine = line;
             if (stripNextText) text = text.TrimStart();
-            else if (trimNextNewline) text = text.StartsWith("\r\n", StringComparison.Ordinal) ? text[2..] : text.StartsWith('\n') ? text[1..] : text;
+            else if (trimNextNewline && text.StartsWith('\n')) text = text[1..];
             if (open >= 0)
             {
                 var kind = source[open + 1];

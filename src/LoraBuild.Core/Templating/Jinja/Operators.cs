@@ -91,7 +91,7 @@ public static class Operators
         List<object?> list => list.Any(x => Equals(x, item)),
         OrderedDictionary<string, object?> dict => item is string key && dict.ContainsKey(key),
         Namespace ns => item is string key && ns.Attributes.ContainsKey(key),
-        Undefined u => throw new TemplateRuntimeException($"'{u.Name}' is undefined; 'in' needs a string, list or dict.", line),
+        Undefined => false, // jinja2's Undefined iterates as empty
         _ => throw new TemplateRuntimeException($"argument of type '{TypeName(container)}' is not iterable.", line),
     };
 

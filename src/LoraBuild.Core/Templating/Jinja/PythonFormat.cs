@@ -94,7 +94,8 @@ public static class PythonFormat
 
         switch (value)
         {
-            case null or Undefined: b.Append("null"); break;
+            case null: b.Append("null"); break;
+            case Undefined undefined: throw new InvalidOperationException($"'{undefined.Name}' is undefined and not JSON serializable");
             case bool v: b.Append(v ? "true" : "false"); break;
             case long l: b.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d:
