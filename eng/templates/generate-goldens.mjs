@@ -61,6 +61,12 @@ const qwen3Extra = [
   { name: "reasoning-content-field", messages: [user("2+3?"), { role: "assistant", content: "5", reasoning_content: "add them" }] },
   { name: "enable-thinking-false", messages: [user("2+3?")], add_generation_prompt: true, kwargs: { enable_thinking: false } },
   { name: "enable-thinking-true", messages: [user("2+3?")], add_generation_prompt: true, kwargs: { enable_thinking: true } },
+  {
+    name: "tools-and-tool-calls",
+    messages: [user("Weather in Paris?"), { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "get_weather", arguments: { city: "Paris", days: 2 } } }] },
+      { role: "tool", content: "{\"sky\": \"sunny\"}" }, assistant("Sunny in Paris.")],
+    kwargs: { tools: [{ type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string", description: "e.g. Zürich" }, days: { type: "integer" } }, required: ["city"] } } }] },
+  },
   { name: "tool-response", messages: [user("weather?"), assistant("Checking."), { role: "tool", content: "sunny" }, assistant("It is sunny.")] },
 ];
 const gemmaExtra = [
@@ -99,7 +105,7 @@ for (const { model, config, source } of sources) {
   const cases = [...conversations, ...(model === "qwen3" ? qwen3Extra : []), ...(model.startsWith("gemma") || model === "llama2" ? gemmaExtra : [])];
   const rendered = cases.map((c) => {
     const add_generation_prompt = c.add_generation_prompt ?? false;
-    const variables = { ...specials, ...(c.kwargs ?? {}), messages: c.messages, tools: null, documents: null, add_generation_prompt };
+    const variables = { ...specials, messages: c.messages, tools: null, documents: null, add_generation_prompt, ...(c.kwargs ?? {}) };
     const entry = { name: c.name, messages: c.messages, add_generation_prompt, kwargs: c.kwargs ?? {} };
     try {
       entry.expected = template.render(variables);

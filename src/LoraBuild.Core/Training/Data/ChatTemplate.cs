@@ -81,11 +81,11 @@ public sealed class ChatTemplate
                 $"add the model's chat template there, or choose one explicitly with chat_template: chatml or chat_template: llama3.", File(exampleSource), Line(exampleSource));
         var variables = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (key, value) in specialTokens) variables[key] = value;
-        if (extra is not null) foreach (var (key, value) in extra) variables[key] = value;
         variables["messages"] = messages.Select(m => (object?)m.ToTemplateValue()).ToList();
         variables["tools"] = null;
         variables["documents"] = null;
         variables["add_generation_prompt"] = addGenerationPrompt;
+        if (extra is not null) foreach (var (key, value) in extra) variables[key] = value;
         try
         {
             return template.Render(variables);
