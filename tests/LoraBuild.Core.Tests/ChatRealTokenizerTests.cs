@@ -6,9 +6,9 @@ using LoraBuild.Training.Data;
 namespace LoraBuild.Tests;
 
 /// <summary>
-/// A chat example through the real Llama 3.1 tokenizer and its own chat template: the ids are transformers.js' for the
+/// A chat example through a real tokenizer (Llama 3.1; Qwen3) and its own chat template: the ids are transformers.js' for the
 /// rendered conversation (add_special_tokens=false, so the template's BOS is the only one), and the learned ids are
-/// exactly the assistant turns' (tests/fixtures/chat-templates/llama3.json, tokens).
+/// exactly the assistant turns' (tests/fixtures/chat-templates/NAME.json, tokens).
 /// </summary>
 public class ChatRealTokenizerTests : IDisposable
 {
@@ -28,21 +28,36 @@ public class ChatRealTokenizerTests : IDisposable
         return into;
     }
 
-    [Fact]
-    public void Llama3_chat_ids_and_learned_ids_match_transformers_js()
+    /// <summary>
+    /// (chat-template golden, tokenizer fixture, vocabulary size) pairs whose tokenizer is in tests/fixtures/tokenizers:
+    /// Llama 3.1 always; Qwen3 where the tokenizer fixtures (and its NFC normalizer) are present.
+    /// </summary>
+    public static TheoryData<string, string, int> RealTokenizers()
     {
-        var model = UnpackTokenizer("llama3.1", Path.Combine(dir, "llama3.1"));
-        using var golden = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.Fixtures, "chat-templates", "llama3.json")));
+        var data = new TheoryData<string, string, int>();
+        foreach (var (template, tokenizer, vocabulary) in new[] { ("llama3", "llama3.1", 128256), ("qwen3", "qwen3", 151936) })
+            if (tokenizer == "llama3.1" || File.Exists(Path.Combine(TestPaths.Fixtures, "tokenizers", tokenizer, "tokenizer.json.gz")))
+                data.Add(template, tokenizer, vocabulary);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(RealTokenizers))]
+    public void Chat_ids_and_learned_ids_match_transformers_js(string template, string tokenizerName, int vocabulary)
+    {
+        var model = UnpackTokenizer(tokenizerName, Path.Combine(dir, tokenizerName));
+        using var golden = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.Fixtures, "chat-templates", template + ".json")));
         var tokens = golden.RootElement.GetProperty("tokens");
         var conversation = golden.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == tokens.GetProperty("conversation").GetString());
         var messages = conversation.GetProperty("messages").EnumerateArray().Select(m => new ChatMessage(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!)).ToList();
 
         var tokenizer = HfTokenizer.Load(model);
+        Assert.Equal(vocabulary, tokenizer.VocabularySize);
         var chat = ChatTemplate.Resolve("auto", model, "adapter.yaml");
         var example = new ExampleEncoder(tokenizer, chat, 4096).Encode(new RawExample("chat.jsonl", 1, ExampleFormat.Chat, Messages: messages));
 
         Assert.Equal(tokens.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()), example.InputIds);
-        Assert.Equal(1, example.InputIds.Count(id => id == 128000)); // <|begin_of_text|> once: the template's
+        if (tokenizerName == "llama3.1") Assert.Equal(1, example.InputIds.Count(id => id == 128000)); // <|begin_of_text|> once: the template's
         var assistantIds = tokens.GetProperty("assistant").EnumerateArray().SelectMany(s => s.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()));
         Assert.Equal(assistantIds, example.Labels.Where(l => l != TokenizedExample.Ignore));
         // Learned ids sit where those turns are: every learned position holds its own input id.
