@@ -49,6 +49,12 @@ public static class ErrorCodes
     public const string DatasetEmpty = "LB0102";
     public const string ChatTemplateUnsupported = "LB0103";
 
+    // Chat templates and Jinja (0150-0159)
+    public const string ChatTemplateSyntax = "LB0150";
+    public const string ChatTemplateRender = "LB0151";
+    public const string ChatTemplateMissing = "LB0152";
+    public const string ChatTemplateAssistantSpan = "LB0153";
+
     // Training configuration and runs (0120-0149)
     public const string ConfigKeyUnknown = "LB0120";
     public const string ConfigValueInvalid = "LB0121";

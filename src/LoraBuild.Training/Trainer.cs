@@ -121,7 +121,7 @@ public sealed class Trainer
     RunData LoadData()
     {
         var tokenizer = HfTokenizer.Load(config.BaseModel!);
-        var chat = ChatTemplate.Resolve(config.ChatTemplate, tokenizer.ChatTemplate, config.Dataset!);
+        var chat = ChatTemplate.Resolve(config.ChatTemplate, config.BaseModel!, config.Dataset!);
         var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen);
         var (train, trainReport) = encoder.EncodeAll(JsonlDataset.Read(config.Dataset!));
         Report("train", trainReport);
@@ -257,7 +257,7 @@ public sealed class Trainer
     (EvalMetrics? Eval, EvalMetrics? BaseEval) FinalEvaluation(CausalLM model, RunData data)
     {
         if (data.EvalEncoded is null) return (null, null);
-        var cases = Evaluator.Cases(data.EvalRaw!, data.EvalEncoded, data.Chat, config.SequenceLen);
+        var cases = Evaluator.Cases(data.EvalRaw!, data.EvalEncoded, data.Tokenizer, config.SequenceLen);
         var eval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
         LogEval("eval", eval);
         if (Full) return (eval, null);

@@ -82,7 +82,9 @@ public class DatasetTests : IDisposable
         Assert.Equal("hello<|im_end|>\n", Learned(examples[1]));
         Assert.Equal("all of it", Learned(examples[2]));
         Assert.Equal("3", Learned(examples[3]));
-        Assert.All(examples, e => Assert.Equal(eos, e.Labels[^1]));
+        // Text and completions end with the learned EOS; a chat ends as its template ends it (no EOS appended, no BOS added).
+        Assert.All(examples.Where((_, i) => i != 1), e => Assert.Equal(eos, e.Labels[^1]));
+        Assert.Equal("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n", Tokenizer.Decode(examples[1].InputIds, skipSpecialTokens: false));
         Assert.Equal("### Instruction:\nAdd\n\n### Input:\n1 2\n\n### Response:\n3", Tokenizer.Decode(examples[3].InputIds.Where(i => i != eos)));
         Assert.Equal(0, report.Truncated);
     }

@@ -35,11 +35,11 @@ public static class EvalCommand
             var modelDir = parse.GetValue(model)!;
             var adapterDir = parse.GetValue(adapter);
             var tokenizer = HfTokenizer.Load(modelDir);
-            var chat = ChatTemplate.Resolve(parse.GetValue(chatTemplate), tokenizer.ChatTemplate, parse.GetValue(dataset)!);
+            var chat = ChatTemplate.Resolve(parse.GetValue(chatTemplate), modelDir, parse.GetValue(dataset)!);
             var length = parse.GetValue(sequenceLen);
             var raw = JsonlDataset.Read(parse.GetValue(dataset)!);
             var (encoded, _) = new ExampleEncoder(tokenizer, chat, length).EncodeAll(raw);
-            var cases = Evaluator.Cases(raw, encoded, chat, length);
+            var cases = Evaluator.Cases(raw, encoded, tokenizer, length);
             var stopIds = StopTokens.Resolve(tokenizer, modelDir);
             using var loaded = AdapterLoader.Load(modelDir, adapterDir is null ? [] : [new AdapterSource("default", adapterDir)], type, dev);
             var results = new Dictionary<string, object?>();

@@ -15,8 +15,8 @@ public sealed record EncodingReport(int Examples, int Truncated, int LongestToke
 
 /// <summary>
 /// Turns parsed examples into tokens with loss masks: text is learned whole; for prompt/completion and alpaca only the
-/// completion (and the end-of-sequence token that teaches stopping); for chat only assistant turns. Segments are
-/// tokenised separately and concatenated, so a prompt/completion boundary never merges into one token.
+/// completion (and the end-of-sequence token that teaches stopping), prompt and completion tokenised separately so their
+/// boundary never merges into one token; for chat only assistant turns, rendered by the model's chat template.
 /// </summary>
 public sealed class ExampleEncoder
 {
@@ -53,6 +53,7 @@ public sealed class ExampleEncoder
 
     public TokenizedExample Encode(RawExample example)
     {
+        if (example.Format == ExampleFormat.Chat) return EncodeChat(example, $"{example.File}:{example.Line}");
         var ids = new List<int>();
         var labels = new List<int>();
         void Add(IEnumerable<int> tokens, bool trainable)
@@ -78,9 +79,6 @@ public sealed class ExampleEncoder
                 Add(tokenizer.Encode(example.Prompt!), false);
                 Add(tokenizer.Encode(example.Completion!), true);
                 break;
-            case ExampleFormat.Chat:
-                foreach (var (text, trainable) in chat.Render(example.Messages!)) Add(tokenizer.Encode(text), trainable);
-                break;
         }
         if (templated) Add(tokenizer.SuffixSpecialIds, true);
         // The end-of-sequence token is learned so the model learns to stop (docs/training.md), once.
@@ -88,14 +86,36 @@ public sealed class ExampleEncoder
         return new TokenizedExample(ids.ToArray(), labels.ToArray(), $"{example.File}:{example.Line}");
     }
 
-    /// <summary>The prompt the model should complete, and the expected completion, for generation-based evaluation.</summary>
-    public static (string Prompt, string Expected)? PromptAndAnswer(RawExample example, ChatTemplate chat) => example.Format switch
+    /// <summary>
+    /// A chat: the model's template renders the whole conversation, which is tokenised as one text without added
+    /// special tokens (as apply_chat_template(tokenize=True) does: the template writes BOS and end-of-turn markers itself);
+    /// the tokens of the assistant spans are learned.
+    /// </summary>
+    TokenizedExample EncodeChat(RawExample example, string source)
     {
-        ExampleFormat.PromptCompletion or ExampleFormat.Alpaca => (example.Prompt!, example.Completion!),
-        ExampleFormat.Chat when example.Messages![^1].Role == "assistant" =>
-            (chat.GenerationPrompt(example.Messages.Take(example.Messages.Count - 1).ToList()), example.Messages[^1].Content),
-        _ => null,
-    };
+        var rendered = chat.RenderForTraining(example.Messages!, source);
+        var (ids, labels) = SpanLabels.Label(rendered.Text, rendered.AssistantSpans, text => tokenizer.Encode(text));
+        return new TokenizedExample(ids, labels, source);
+    }
+
+    /// <summary>
+    /// The prompt the model should complete and the expected completion, for generation-based evaluation; for a chat,
+    /// the conversation before its last assistant turn as the template renders it, and that turn's rendered text.
+    /// </summary>
+    public static (string Prompt, string Expected)? PromptAndAnswer(RawExample example, ChatTemplate chat)
+    {
+        switch (example.Format)
+        {
+            case ExampleFormat.PromptCompletion or ExampleFormat.Alpaca:
+                return (example.Prompt!, example.Completion!);
+            case ExampleFormat.Chat when example.Messages![^1].Role == "assistant":
+                var rendered = chat.RenderForTraining(example.Messages, $"{example.File}:{example.Line}");
+                var last = rendered.AssistantSpans[^1];
+                return (rendered.Text[..last.Start], rendered.Text[last.Start..last.End]);
+            default:
+                return null;
+        }
+    }
 
     /// <summary>
     /// Sample packing: examples concatenated in order into sequences of exactly <paramref name="length"/> tokens (the last

@@ -6,7 +6,19 @@ namespace LoraBuild.Training.Data;
 /// <summary>The shapes a JSONL line may take.</summary>
 public enum ExampleFormat { Text, PromptCompletion, Alpaca, Chat }
 
-public sealed record ChatMessage(string Role, string Content);
+/// <summary>One chat message; <see cref="Extra"/> holds its other JSON fields (reasoning_content, tool_calls, ...) for the template.</summary>
+public sealed record ChatMessage(string Role, string Content)
+{
+    public IReadOnlyDictionary<string, object?>? Extra { get; init; }
+
+    /// <summary>The message as the chat template sees it: a dict with role, content and the other fields.</summary>
+    public OrderedDictionary<string, object?> ToTemplateValue()
+    {
+        var value = new OrderedDictionary<string, object?>(StringComparer.Ordinal) { ["role"] = Role, ["content"] = Content };
+        if (Extra is not null) foreach (var (key, field) in Extra) value[key] = field;
+        return value;
+    }
+}
 
 /// <summary>One parsed line: where it came from and its content, before templates and tokenisation.</summary>
 public sealed record RawExample(string File, int Line, ExampleFormat Format, string? Text = null, string? Prompt = null,
@@ -19,7 +31,7 @@ public sealed record RawExample(string File, int Line, ExampleFormat Format, str
 /// </summary>
 public static class JsonlDataset
 {
-    static readonly string[] Roles = ["system", "user", "assistant"];
+    static readonly string[] Roles = ["system", "user", "assistant", "tool"];
 
     public static IReadOnlyList<RawExample> Read(string path)
     {
@@ -72,7 +84,9 @@ public static class JsonlDataset
                     var role = message.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad($"messages[{index}] has no string \"role\".");
                     if (!Roles.Contains(role)) throw Bad($"messages[{index}].role '{role}' is not one of {string.Join(", ", Roles)}.");
                     var content = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : throw Bad($"messages[{index}] has no string \"content\".");
-                    list.Add(new ChatMessage(role, content));
+                    var extra = message.EnumerateObject().Where(p => p.Name is not ("role" or "content"))
+                        .ToDictionary(p => p.Name, p => LoraBuild.Templating.Jinja.JinjaTemplate.FromJson(p.Value), StringComparer.Ordinal);
+                    list.Add(new ChatMessage(role, content) { Extra = extra.Count > 0 ? extra : null });
                     index++;
                 }
                 if (!list.Any(m => m.Role == "assistant")) throw Bad("chat example has no assistant message to learn from.");

@@ -83,22 +83,25 @@ public static class Evaluator
 
     /// <summary>
     /// Exact-match cases from encoded examples: the prompt is everything before the final run of learned tokens, exactly
-    /// as training tokenised it. Text-only examples and examples truncated into their answer have no case.
+    /// as training tokenised it; the expected text is the completion, or for a chat the last assistant turn as the
+    /// template rendered it, decoded as generated text is (special tokens skipped). Text-only examples and examples
+    /// truncated into their answer have no case.
     /// </summary>
-    public static IReadOnlyList<GenerationCase> Cases(IReadOnlyList<RawExample> raw, IReadOnlyList<TokenizedExample> encoded, ChatTemplate chat, int maxLength)
+    public static IReadOnlyList<GenerationCase> Cases(IReadOnlyList<RawExample> raw, IReadOnlyList<TokenizedExample> encoded, HfTokenizer tokenizer, int maxLength)
     {
         var cases = new List<GenerationCase>();
         for (var i = 0; i < raw.Count; i++)
         {
-            if (ExampleEncoder.PromptAndAnswer(raw[i], chat) is not { } pair) continue;
+            var format = raw[i].Format;
+            var isChat = format == ExampleFormat.Chat && raw[i].Messages![^1].Role == "assistant";
+            if (!isChat && format is not (ExampleFormat.PromptCompletion or ExampleFormat.Alpaca)) continue;
             var example = encoded[i];
             if (example.Length >= maxLength) continue;
             var end = example.Labels.Length;
             var start = end;
             while (start > 0 && example.Labels[start - 1] != TokenizedExample.Ignore) start--;
-            if (start == 0) continue;
-            // A chat answer ends with the template's end-of-turn marker, which the model learned to produce too.
-            var expected = raw[i].Format == ExampleFormat.Chat ? pair.Expected + chat.EndOfTurn : pair.Expected;
+            if (start == 0 || start == end) continue;
+            var expected = isChat ? tokenizer.Decode(example.InputIds[start..end]) : raw[i].Completion!;
             cases.Add(new GenerationCase(example.InputIds[..start], expected, example.Source));
         }
         return cases;
