@@ -30,8 +30,15 @@ public static class ParentWatch
     static void Stop(int pid, Action<string> report)
     {
         report($"lorabuild: the build process (pid {pid}) has exited; stopping. Completed checkpoints are kept and the next build resumes from them.");
+        Console.Out.Flush();
+        Console.Error.Flush();
+        // _exit, not Environment.Exit: a managed shutdown while the training thread is inside libtorch can crash (SIGSEGV).
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) ImmediateExit(ExitCode);
         Environment.Exit(ExitCode);
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "_exit")]
+    static extern void ImmediateExit(int status);
 
     /// <summary>The process's start time from /proc (so a recycled pid is not mistaken for the parent), or null when it is gone.</summary>
     static string? Identity(int pid)
