@@ -28,5 +28,12 @@ public static class Program
             Console.Error.WriteLine(e.ToString());
             return 1;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A file-system failure no command anticipated (a full disk, a path taken by a file) is still a coded error, not a stack trace.
+            var code = Training.InjectedFault.IsDiskFull(e) ? ErrorCodes.DiskFull : ErrorCodes.OutputWriteFailed;
+            Console.Error.WriteLine(new LoraBuildException(code, $"File system error: {e.Message}").ToString());
+            return 1;
+        }
     }
 }
