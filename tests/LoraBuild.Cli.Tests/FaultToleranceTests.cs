@@ -163,3 +163,88 @@ public class FaultToleranceTests
         }
     }
 }
+
+/// <summary>
+/// A real full disk: a small tmpfs mounted for the test (needs root, as CI runs here; elsewhere the mount fails and the
+/// test says so in its output and returns). No injected fault: the kernel's ENOSPC reaches the checkpoint writer.
+/// </summary>
+public class RealDiskFullTests(Xunit.Abstractions.ITestOutputHelper log) : IDisposable
+{
+    readonly string mount = Path.Combine(TestPaths.TempDirectory(), "small-disk");
+
+    bool Mount(string size)
+    {
+        Directory.CreateDirectory(mount);
+        using var process = Process.Start(new ProcessStartInfo("mount", $"-t tmpfs -o size={size} tmpfs {mount}") { RedirectStandardError = true, UseShellExecute = false })!;
+        process.WaitForExit();
+        if (process.ExitCode != 0) log.WriteLine("tmpfs could not be mounted (not root?): " + process.StandardError.ReadToEnd());
+        return process.ExitCode == 0;
+    }
+
+    public void Dispose()
+    {
+        using var process = Process.Start(new ProcessStartInfo("umount", mount) { RedirectStandardError = true, UseShellExecute = false })!;
+        process.WaitForExit();
+    }
+
+    static List<string> TrainArgs(string output, params string[] settings)
+    {
+        var args = new List<string> { "train", "--config", Examples.Digits("spell-lora.yaml"), "--out", output };
+        foreach (var s in settings) args.AddRange(["--set", s]);
+        return args;
+    }
+
+    [Fact]
+    public void A_disk_too_small_for_the_checkpoints_is_refused_before_training()
+    {
+        if (!Mount("600k")) return;
+        var result = Worker.Run([.. TrainArgs(Path.Combine(mount, "run"), "max_steps=6", "save_steps=2", "save_total_limit=3", "eval_dataset=")]);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("error LB0137: The output file system has", result.StdErr);
+        Assert.DoesNotContain("step 1/", result.StdOut);
+    }
+
+    [Fact]
+    public void The_disk_filling_up_during_a_run_keeps_the_last_good_checkpoint_and_the_next_run_resumes()
+    {
+        if (!Mount("64m")) return;
+        var output = Path.Combine(mount, "run");
+        string[] settings = ["max_steps=400", "save_steps=20", "save_total_limit=5", "logging_steps=20", "eval_dataset="];
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lorabuild.dll"));
+        foreach (var a in TrainArgs(output, settings)) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var first = Path.Combine(output, "checkpoints", "checkpoint-00000020");
+        var deadline = DateTime.UtcNow.AddMinutes(4);
+        while (!Directory.Exists(first) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        Assert.True(Directory.Exists(first), "no first checkpoint");
+        // Fill the disk: the next checkpoint cannot fit.
+        var filler = Path.Combine(mount, "filler");
+        try
+        {
+            using var stream = new FileStream(filler, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
+            var block = new byte[64 << 10];
+            while (true) stream.Write(block);
+        }
+        catch (IOException)
+        {
+            // ENOSPC: full.
+        }
+        Assert.True(process.WaitForExit(300_000));
+        process.WaitForExit();
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains("error LB0137", stderr.Result);
+        Assert.Contains("checkpoint-00000020", stderr.Result);
+        Assert.DoesNotContain("   at ", stderr.Result);
+        Assert.True(File.Exists(Path.Combine(first, "trainer_state.json")), "the last good checkpoint was lost");
+        Assert.False(File.Exists(Path.Combine(output, "run.json")));
+
+        File.Delete(filler);
+        var resumed = Worker.Run([.. TrainArgs(output, settings), "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.StdErr + resumed.StdOut);
+        Assert.Matches(@"resumed from .*checkpoint-000000\d0 at step \d+0/400", resumed.StdOut);
+        _ = stdout.Result;
+    }
+}
