@@ -62,7 +62,7 @@ public static class ModelConfigValidation
             if (Integer(root, key, 1, limit, problems) is { } value) sizes[key] = value;
         }
         foreach (var key in RequiredSizes)
-            if (!Present(root, key) ) problems.Add((key, $"'{key}' is missing (a positive integer is needed)"));
+            if (!Present(root, key)) problems.Add((key, $"'{key}' is missing (a positive integer is needed)"));
         foreach (var key in PositiveNumbers) PositiveNumber(root, key, problems);
         foreach (var key in Booleans)
             if (Present(root, key, out var v) && v.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
