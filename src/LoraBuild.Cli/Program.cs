@@ -8,6 +8,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        ParentWatch.StartFromEnvironment(Console.Error.WriteLine);
         var root = new RootCommand("lorabuild: fine-tune, evaluate and run LoRA adapters on Hugging Face models (the LoraBuild worker).");
         root.Subcommands.Add(LogitsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
@@ -26,6 +27,13 @@ public static class Program
         {
             // Canonical "file(line): error LBxxxx: message" form, which MSBuild turns into a coded build error.
             Console.Error.WriteLine(e.ToString());
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A file-system failure no command anticipated (a full disk, a path taken by a file) is still a coded error, not a stack trace.
+            var code = Training.InjectedFault.IsDiskFull(e) ? ErrorCodes.DiskFull : ErrorCodes.OutputWriteFailed;
+            Console.Error.WriteLine(new LoraBuildException(code, $"File system error: {e.Message}").ToString());
             return 1;
         }
     }

@@ -19,6 +19,9 @@ public static class ErrorCodes
     public const string SafeTensorsMissingTensor = "LB0016";
     public const string SafeTensorsIndex = "LB0017";
     public const string PickleRefused = "LB0018";
+    public const string SafeTensorsCoverage = "LB0019";
+    public const string SafeTensorsDTypeMismatch = "LB0020";
+    public const string SafeTensorsMissingFile = "LB0021";
 
     // Model folders (0030-0049)
     public const string ConfigMissing = "LB0030";
@@ -62,6 +65,12 @@ public static class ErrorCodes
     public const string TrainingDiverged = "LB0130";
     public const string CheckpointInvalid = "LB0131";
     public const string OutputInvalid = "LB0132";
+    public const string AdapterManifestInvalid = "LB0133";
+    public const string AdapterWithoutProvenance = "LB0134";
+    public const string NothingToLearn = "LB0135";
+    public const string OutputLocked = "LB0136";
+    public const string DiskFull = "LB0137";
+    public const string OutputWriteFailed = "LB0138";
 
     // Command line (0090-0099)
     public const string BadArgument = "LB0090";

@@ -9,7 +9,11 @@ using static TorchSharp.torch;
 namespace LoraBuild.Runtime;
 
 /// <summary>How the host runs: device (auto picks CUDA when present), and whether a base-model mismatch is tolerated.</summary>
-public sealed record HostOptions(string Device = "auto", bool IgnoreBaseModelMismatch = false);
+/// <param name="AcceptAdapterWithoutProvenance">Load an adapter that has no lorabuild.json (so nothing says which base it fits).</param>
+/// <param name="VerifyBaseByContent">Hash every base weight file in full while loading (no size+mtime cache): a base
+/// overwritten in place is caught. Costs one read of the weights, overlapped with loading them.</param>
+public sealed record HostOptions(string Device = "auto", bool IgnoreBaseModelMismatch = false,
+    bool AcceptAdapterWithoutProvenance = false, bool VerifyBaseByContent = false);
 
 /// <summary>
 /// One base model in memory with any number of adapters over it. Each request names its adapter (or "base"), and the
@@ -42,9 +46,36 @@ public sealed class AdapterHost : IDisposable
         options ??= new HostOptions();
         var (device, dtype) = DeviceSelection.Resolve(options.Device, null, "LB0302", $"Device \"{options.Device}\"");
         var list = sources.ToList();
-        var baseSha = ModelHash.Sha256(baseModelDirectory);
-        foreach (var source in list) CheckBase(source, baseSha, options);
-        var model = AdapterLoader.Load(baseModelDirectory, list, dtype, device);
+        if (!Directory.Exists(baseModelDirectory))
+            throw new LoraBuildException(ErrorCodes.ConfigMissing, "Base model folder does not exist.", baseModelDirectory);
+        foreach (var source in list)
+            if (!Directory.Exists(source.Directory))
+                throw new LoraBuildException(ErrorCodes.AdapterConfigMissing, $"Adapter '{source.Name}': folder does not exist.", source.Directory);
+        var manifests = list.Select(s => (Source: s, Manifest: RequireProvenance(s, options))).ToList();
+        string baseSha;
+        CausalLM model;
+        if (options.VerifyBaseByContent)
+        {
+            // Hash the weight files in full (no cache) on another thread while they load: the check costs one overlapped read.
+            var hashing = Task.Run(() => ModelHash.Sha256(baseModelDirectory, trustCache: false));
+            model = AdapterLoader.Load(baseModelDirectory, list, dtype, device);
+            try
+            {
+                baseSha = hashing.GetAwaiter().GetResult();
+                foreach (var (source, manifest) in manifests) CheckBase(source, manifest, baseSha, options);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+        else
+        {
+            baseSha = ModelHash.Sha256(baseModelDirectory);
+            foreach (var (source, manifest) in manifests) CheckBase(source, manifest, baseSha, options);
+            model = AdapterLoader.Load(baseModelDirectory, list, dtype, device);
+        }
         try
         {
             var tokenizer = HfTokenizer.Load(baseModelDirectory);
@@ -60,9 +91,19 @@ public sealed class AdapterHost : IDisposable
         }
     }
 
-    static void CheckBase(AdapterSource source, string baseSha, HostOptions options)
+    /// <summary>An adapter without lorabuild.json says nothing about its base: refused unless the caller accepts that.</summary>
+    static AdapterManifest? RequireProvenance(AdapterSource source, HostOptions options)
     {
         var manifest = AdapterManifest.TryLoad(source.Directory);
+        if (manifest is null && !options.AcceptAdapterWithoutProvenance)
+            throw new LoraBuildException(ErrorCodes.AdapterWithoutProvenance,
+                $"Adapter '{source.Name}' has no {AdapterManifest.FileName}, so nothing says which base model it was trained on. " +
+                "Rebuild it with LoraBuild, or set AcceptAdapterWithoutProvenance to load it anyway.", Path.Combine(source.Directory, AdapterManifest.FileName));
+        return manifest;
+    }
+
+    static void CheckBase(AdapterSource source, AdapterManifest? manifest, string baseSha, HostOptions options)
+    {
         if (manifest is null || manifest.BaseModelSha256 == baseSha || options.IgnoreBaseModelMismatch) return;
         throw new LoraBuildException("LB0300",
             $"Adapter '{source.Name}' was trained on a base model with sha256 {manifest.BaseModelSha256}, but the loaded base has {baseSha}. " +

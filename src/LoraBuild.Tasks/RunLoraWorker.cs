@@ -65,9 +65,34 @@ public sealed class RunLoraWorker : ToolTask
         var environment = new List<string>(EnvironmentVariables ?? []);
         if (TorchBackend == "system") environment.Add("LORABUILD_TORCH_BACKEND=system");
         if (!string.IsNullOrEmpty(LibTorchDirectory)) environment.Add("LORABUILD_TORCH_LIB_DIR=" + LibTorchDirectory);
+        // The worker exits when this build process dies (kill -9 included), instead of training on as an orphan.
+        environment.Add("LORABUILD_PARENT_PID=" + Environment.ProcessId);
         EnvironmentVariables = environment.ToArray();
         Log.LogMessage(MessageImportance.High, "LoraAdapter '{0}': lorabuild {1} ...", Adapter.ItemSpec, Command);
         return base.Execute() && !Log.HasLoggedErrors;
+    }
+
+    /// <summary>
+    /// A worker that ended without reporting a coded error was killed or crashed: say which, and that the next build
+    /// resumes from the checkpoints (instead of MSB6006 "dotnet exited with code 137").
+    /// </summary>
+    protected override bool HandleTaskExecutionErrors()
+    {
+        if (Log.HasLoggedErrors) return false;
+        var what = ExitCode switch
+        {
+            137 => "was killed (SIGKILL: out of memory, or stopped by a user or the system)",
+            143 => "was terminated (SIGTERM)",
+            134 => "crashed (SIGABRT)",
+            139 => "crashed (SIGSEGV)",
+            > 128 and < 160 => $"was stopped by signal {ExitCode - 128}",
+            _ => $"failed with exit code {ExitCode} without reporting an error",
+        };
+        Log.LogError(null, Command == "merge" ? "LB0162" : "LB0161", null, null, 0, 0, 0, 0,
+            "LoraAdapter '{0}': the lorabuild worker ({1}) {2}. Nothing was marked built; {3}",
+            Adapter.ItemSpec, Command, what,
+            Command == "merge" ? "the next build merges again." : "the next build resumes from the last checkpoint in " + Adapter.GetMetadata("RunDirectory") + "checkpoints.");
+        return false;
     }
 
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)

@@ -23,6 +23,8 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
 
     public override bool Execute()
     {
+        // Pack only what the stamp says was built for these inputs (LB0160 otherwise).
+        if (Adapters.Select(a => BuildStamp.CheckPackable(a, Log)).ToList().Contains(false)) return false;
         var card = new StringBuilder();
         card.AppendLine($"# {PackageId} {PackageVersion}").AppendLine();
         card.AppendLine("LoRA adapters built with LoraBuild, in PEFT format (`adapter_config.json` + `adapter_model.safetensors`).").AppendLine();

@@ -34,12 +34,25 @@ public sealed class CheckpointStore
     public string Save(long step, string fingerprint, IReadOnlyList<Parameter> trainable, AdamW optimizer, IReadOnlyList<LossPoint> curve)
     {
         var path = Path.Combine(root, Prefix + step.ToString("D8", CultureInfo.InvariantCulture));
-        AtomicFile.WriteDirectory(path, temp =>
+        try
         {
-            SafeTensorsWriter.Write(Path.Combine(temp, TrainableFile), trainable.Select((p, i) => KeyValuePair.Create($"param.{i}", (Tensor)p)));
-            SafeTensorsWriter.Write(Path.Combine(temp, OptimizerFile), optimizer.State());
-            File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(new State(step, fingerprint, curve.ToList())));
-        });
+            AtomicFile.WriteDirectory(path, temp =>
+            {
+                SafeTensorsWriter.Write(Path.Combine(temp, TrainableFile), trainable.Select((p, i) => KeyValuePair.Create($"param.{i}", (Tensor)p)));
+                InjectedFault.DiskFullAtCheckpoint(step);
+                SafeTensorsWriter.Write(Path.Combine(temp, OptimizerFile), optimizer.State());
+                File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(new State(step, fingerprint, curve.ToList())));
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The half-written folder is gone (AtomicFile); older complete checkpoints are untouched.
+            var last = All().FirstOrDefault();
+            throw new LoraBuildException(InjectedFault.IsDiskFull(e) ? ErrorCodes.DiskFull : ErrorCodes.OutputWriteFailed,
+                $"Writing the checkpoint at step {step} failed: {e.Message}. " +
+                (last is null ? "No earlier checkpoint exists; the next build starts over." : $"The last good checkpoint is kept at {last}; the next build resumes from it."),
+                root);
+        }
         foreach (var old in All().Skip(keep)) Directory.Delete(old, recursive: true);
         return path;
     }

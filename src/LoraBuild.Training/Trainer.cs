@@ -67,8 +67,9 @@ public sealed class Trainer
         var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
         if (Full && dtype != ScalarType.Float32)
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32.");
-        var output = Path.GetFullPath(config.OutputDir!);
-        Directory.CreateDirectory(output);
+        // The output folder before anything else: a file in the way, a read-only disk or another run holding it fails now.
+        using var outputFolder = OutputFolder.Open(config.OutputDir!, RunFile);
+        var output = outputFolder.Path;
 
         // Data first: a bad line fails in seconds, before the model is loaded.
         var data = LoadData();
@@ -87,11 +88,25 @@ public sealed class Trainer
             $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
             $"{device.type.ToString().ToLowerInvariant()} {dtype}");
 
+        outputFolder.CheckFreeSpace(RunBytesNeeded(trainable));
         using var optimizer = new AdamW(trainable, config.AdamBeta1, config.AdamBeta2, config.AdamEpsilon, config.WeightDecay, config.Optimizer == "paged_adamw");
         var checkpoints = new CheckpointStore(Path.Combine(output, CheckpointsFolder), config.SaveTotalLimit);
         var steps = TrainSteps(model, data, trainable, optimizer, checkpoints, fingerprint, resume, cancellation);
         var (eval, baseEval) = FinalEvaluation(model, data);
+        try
+        {
+            return WriteOutputs(model, data, loraConfig, output, fingerprint, description, steps, eval, baseEval, trainableCount, totalCount, checkpoints, clock);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LoraBuildException(InjectedFault.IsDiskFull(e) ? ErrorCodes.DiskFull : ErrorCodes.OutputWriteFailed,
+                $"Writing the finished run failed: {e.Message}. The output is not marked complete; the checkpoints are kept and the next build resumes from the last one.", output);
+        }
+    }
 
+    TrainingResult WriteOutputs(CausalLM model, RunData data, LoraConfig loraConfig, string output, string fingerprint, IReadOnlyList<string> description,
+        StepsOutcome steps, EvalMetrics? eval, EvalMetrics? baseEval, long trainableCount, long totalCount, CheckpointStore checkpoints, Stopwatch clock)
+    {
         if (Full) ModelWriter.Save(model, config.BaseModel!, Path.Combine(output, ModelFolder));
         else
         {
@@ -125,6 +140,10 @@ public sealed class Trainer
         var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen);
         var (train, trainReport) = encoder.EncodeAll(JsonlDataset.Read(config.Dataset!));
         Report("train", trainReport);
+        if (trainReport.TrainableTokens == 0)
+            throw new LoraBuildException(ErrorCodes.NothingToLearn,
+                $"No example has a token to learn within sequence_len={config.SequenceLen}: every completion lies beyond it (longest example " +
+                $"{trainReport.LongestTokens} tokens). Raise sequence_len or shorten the prompts.", config.Dataset, 1);
         if (config.SamplePacking)
         {
             train = ExampleEncoder.Pack(train, config.SequenceLen);
@@ -140,6 +159,18 @@ public sealed class Trainer
         }
         return new RunData(tokenizer, chat, train, evalRaw, evalEncoded, StopTokens.Resolve(tokenizer, config.BaseModel!),
             tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0);
+    }
+
+    /// <summary>
+    /// What a run writes at most at once: save_total_limit checkpoints plus one being written (trainable tensors and
+    /// AdamW's two moments, float32) and the final output, with a 10% margin.
+    /// </summary>
+    long RunBytesNeeded(IReadOnlyList<Parameter> trainable)
+    {
+        var trainableBytes = trainable.Sum(p => p.numel() * 4L);
+        var checkpoint = 3 * trainableBytes;
+        var kept = config.SaveSteps > 0 ? (Math.Max(0, config.SaveTotalLimit) + 1) * checkpoint : 0;
+        return (long)((kept + trainableBytes) * 1.1);
     }
 
     /// <summary>Quantises the base and adds the adapter (or, for full fine-tuning, unfreezes every weight); returns what trains.</summary>
@@ -297,7 +328,6 @@ public sealed class Trainer
                 $"{name}: loss {m.EvalLoss:0.0000} perplexity {m.Perplexity:0.00} token accuracy {m.TokenAccuracy:0.000}") +
             (m.ExactMatch is { } em ? string.Create(CultureInfo.InvariantCulture, $" exact match {em:0.000} ({m.ExactMatchExamples} examples)") : ""));
 
-    /// <summary>End-of-sequence ids: the tokenizer's, config.json's and generation_config.json's.</summary>
     static string MetricsJson(TrainingResult r)
     {
         var metrics = new Dictionary<string, object?>

@@ -46,6 +46,58 @@ public class RuntimeTests
         Assert.Equal(ErrorCodes.AdapterShapeMismatch, shapes.Code);
     }
 
+    [Fact]
+    public void An_adapter_without_provenance_is_refused_unless_the_caller_accepts_it()
+    {
+        var adapter = Path.Combine(TestPaths.TempDirectory(), "speller");
+        CopyDirectory(Trained.Value, adapter);
+        var manifest = Path.Combine(adapter, "lorabuild.json");
+        File.Delete(manifest);
+        var e = Assert.Throws<LoraBuildException>(() => AdapterHost.Load(Examples.Digits("base"), [new AdapterSource("speller", adapter)]));
+        Assert.Equal(ErrorCodes.AdapterWithoutProvenance, e.Code);
+        Assert.Equal(manifest, e.File);
+        using (var host = AdapterHost.Load(Examples.Digits("base"), [new AdapterSource("speller", adapter)], new HostOptions(AcceptAdapterWithoutProvenance: true)))
+            Assert.Equal(" four zero seven", host.Generate("speller", "spell 4 0 7:"));
+
+        File.WriteAllText(manifest, "null");
+        Assert.Equal(ErrorCodes.AdapterManifestInvalid,
+            Assert.Throws<LoraBuildException>(() => AdapterHost.Load(Examples.Digits("base"), [new AdapterSource("speller", adapter)])).Code);
+    }
+
+    [Fact]
+    public void Verifying_the_base_by_content_catches_a_same_size_rewrite_that_kept_its_mtime()
+    {
+        var baseCopy = Path.Combine(TestPaths.TempDirectory(), "base");
+        CopyDirectory(Examples.Digits("base"), baseCopy);
+        var source = new AdapterSource("speller", Trained.Value);
+        using (AdapterHost.Load(baseCopy, [source])) { } // hashes the copy into the size+mtime cache
+        using (AdapterHost.Load(baseCopy, [source], new HostOptions(VerifyBaseByContent: true))) { }
+
+        // The last weight byte changed, size and modification time kept: the size+mtime cache cannot see it.
+        var weights = Path.Combine(baseCopy, "model.safetensors");
+        var mtime = File.GetLastWriteTimeUtc(weights);
+        using (var stream = new FileStream(weights, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Seek(-1, SeekOrigin.End);
+            var last = stream.ReadByte();
+            stream.Seek(-1, SeekOrigin.End);
+            stream.WriteByte((byte)(last ^ 0x40));
+        }
+        File.SetLastWriteTimeUtc(weights, mtime);
+        using (AdapterHost.Load(baseCopy, [source])) { } // the fast path trusts the cache, by design
+        var e = Assert.Throws<LoraBuildException>(() => AdapterHost.Load(baseCopy, [source], new HostOptions(VerifyBaseByContent: true)));
+        Assert.Equal("LB0300", e.Code);
+    }
+
+    [Fact]
+    public void Loading_from_a_missing_folder_is_a_coded_error()
+    {
+        var nowhere = Path.Combine(TestPaths.TempDirectory(), "nowhere");
+        Assert.Equal(ErrorCodes.ConfigMissing, Assert.Throws<LoraBuildException>(() => AdapterHost.Load(nowhere, [])).Code);
+        Assert.Equal(ErrorCodes.AdapterConfigMissing,
+            Assert.Throws<LoraBuildException>(() => AdapterHost.Load(Examples.Digits("base"), [new AdapterSource("x", nowhere)])).Code);
+    }
+
     static void CopyDirectory(string source, string target)
     {
         Directory.CreateDirectory(target);

@@ -17,6 +17,16 @@ switch (args.FirstOrDefault())
             return 1;
         }
         var output = Option("--out")!;
+        // Faults for the reliability tests: die as an OOM kill does, or train "forever" (the build is killed instead).
+        if (Environment.GetEnvironmentVariable("FAKE_WORKER_KILL_SELF") == "1")
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        if (Environment.GetEnvironmentVariable("FAKE_WORKER_HANG") is { Length: > 0 } pidFile)
+        {
+            LoraBuild.Diagnostics.ParentWatch.StartFromEnvironment(Console.Error.WriteLine);
+            File.WriteAllText(pidFile, Environment.ProcessId.ToString());
+            Console.WriteLine("step 1/1000000 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.00 eta 99:00:00");
+            Thread.Sleep(Timeout.Infinite);
+        }
         var adapter = Path.Combine(output, "adapter");
         Directory.CreateDirectory(adapter);
         Console.WriteLine("step 1/2 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.50 eta 00:00:01");

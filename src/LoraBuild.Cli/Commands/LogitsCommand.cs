@@ -57,6 +57,8 @@ public static class LogitsCommand
             throw new LoraBuildException(ErrorCodes.InputFileInvalid, "No tensor 'input_ids' in this file.", path);
         if (info.DType != SafeTensorDType.I64 || info.Shape.Length != 2)
             throw new LoraBuildException(ErrorCodes.InputFileInvalid, $"'input_ids' must be I64 [batch, seq]; it is {info.DType} [{string.Join(", ", info.Shape)}].", path);
+        if (info.ElementCount == 0)
+            throw new LoraBuildException(ErrorCodes.InputFileInvalid, $"'input_ids' [{string.Join(", ", info.Shape)}] holds no tokens; batch and seq must be at least 1.", path);
         return file.Read("input_ids");
     }
 }

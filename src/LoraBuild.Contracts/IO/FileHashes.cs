@@ -29,20 +29,20 @@ public static class FileHashes
             Memory[key] = stored;
             return stored.Sha256;
         }
-        string hash;
-        using (var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
-            hash = Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+        var hash = Sha256Uncached(full);
         var entry = new Entry(info.Length, info.LastWriteTimeUtc.Ticks, hash);
         Memory[key] = entry;
         lock (Gate)
         {
-            var latest = LoadCache();
-            latest[key] = entry;
             try
             {
+                // Read-merge-write under a lock file, so concurrent builds (other processes) never drop each other's entries.
+                using var fileLock = AcquireLock();
+                var latest = LoadCache();
+                latest[key] = entry;
                 AtomicFile.WriteAllText(CacheFile, JsonSerializer.Serialize(latest));
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // A cache that cannot be written only costs a re-hash next time.
             }
@@ -50,13 +50,43 @@ public static class FileHashes
         return hash;
     }
 
+    /// <summary>The file's SHA-256 from its bytes, never from the cache.</summary>
+    public static string Sha256Uncached(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+    }
+
+    /// <summary>An exclusive lock on file-hashes.json.lock (flock underneath; released if the holder dies), waited for up to 30 s.</summary>
+    static FileStream AcquireLock()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(CacheFile)!);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(CacheFile + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    /// <summary>The cache file's entries; unreadable or damaged content (null entries, wrong types) counts as no cache.</summary>
     static Dictionary<string, Entry> LoadCache()
     {
         try
         {
-            return File.Exists(CacheFile) ? JsonSerializer.Deserialize<Dictionary<string, Entry>>(File.ReadAllText(CacheFile)) ?? new() : new();
+            if (!File.Exists(CacheFile)) return new();
+            var entries = JsonSerializer.Deserialize<Dictionary<string, Entry?>>(File.ReadAllText(CacheFile));
+            return entries is null
+                ? new()
+                : entries.Where(e => e.Value is { Sha256.Length: 64 }).ToDictionary(e => e.Key, e => e.Value!);
         }
-        catch (Exception e) when (e is IOException or JsonException)
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or InvalidOperationException)
         {
             return new();
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LoraBuild.Diagnostics;
 
 namespace LoraBuild.Adapters;
 
@@ -19,9 +20,34 @@ public sealed record AdapterManifest(
 
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }) + "\n";
 
+    /// <summary>The manifest, or null when the folder has none; a manifest that is there but broken is an error (LB0133).</summary>
     public static AdapterManifest? TryLoad(string adapterDirectory)
     {
         var path = Path.Combine(adapterDirectory, FileName);
-        return File.Exists(path) ? JsonSerializer.Deserialize<AdapterManifest>(File.ReadAllText(path)) : null;
+        return File.Exists(path) ? Load(path) : null;
+    }
+
+    public static AdapterManifest Load(string path)
+    {
+        LoraBuildException Invalid(string what) => new(ErrorCodes.AdapterManifestInvalid, $"{FileName} {what}", path);
+        AdapterManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<AdapterManifest>(File.ReadAllBytes(path));
+        }
+        catch (JsonException e)
+        {
+            throw Invalid($"is not a valid manifest: {e.Message}");
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid("holds a string that is not valid Unicode.");
+        }
+        if (manifest is null) throw Invalid("is null; it must be an object with quantization and base_model_sha256.");
+        var missing = new[] { ("quantization", manifest.Quantization), ("base_model_sha256", manifest.BaseModelSha256) }
+            .Where(f => string.IsNullOrEmpty(f.Item2)).Select(f => f.Item1).ToList();
+        if (missing.Count > 0) throw Invalid($"lacks {string.Join(" and ", missing)}.");
+        if (manifest.Quantization is not ("none" or "nf4")) throw Invalid($"has quantization '{manifest.Quantization}' (expected none or nf4).");
+        return manifest;
     }
 }

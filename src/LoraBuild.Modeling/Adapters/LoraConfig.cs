@@ -76,7 +76,60 @@ public sealed record LoraConfig
             throw new LoraBuildException(ErrorCodes.AdapterConfigInvalid, $"{FileName} is not valid JSON: {e.Message}", path, (int)(e.LineNumber ?? 0) + 1);
         }
         if (root is not JsonObject json) throw new LoraBuildException(ErrorCodes.AdapterConfigInvalid, $"{FileName} must be a JSON object.", path);
-        return FromJson(json, path);
+        try
+        {
+            var config = FromJson(json, path);
+            config.CheckPatterns(path);
+            return config;
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
+        {
+            // A value of the wrong JSON type deep in a list or map, or a string that is not valid Unicode.
+            throw new LoraBuildException(ErrorCodes.AdapterConfigInvalid, $"{FileName} holds a value of the wrong type or invalid text: {e.Message}", path);
+        }
+    }
+
+    /// <summary>Every regex the config holds compiles, every pattern rank is positive (PEFT's patterns are regexes too).</summary>
+    void CheckPatterns(string path)
+    {
+        var problems = new List<string>();
+        void CheckRegex(string what, string pattern)
+        {
+            try
+            {
+                _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add($"{what} '{pattern}' is not a valid regex ({e.Message})");
+            }
+        }
+        if (TargetModuleRegex is { } regex && !IsAllLinear) CheckRegex("target_modules", regex);
+        foreach (var (key, rank) in RankPattern)
+        {
+            CheckRegex("rank_pattern key", key);
+            if (rank <= 0) problems.Add($"rank_pattern '{key}' must be a positive integer, found {rank}");
+        }
+        foreach (var (key, _) in AlphaPattern) CheckRegex("alpha_pattern key", key);
+        if (problems.Count > 0)
+            throw new LoraBuildException(ErrorCodes.AdapterConfigInvalid, $"{FileName}: " + string.Join("; ", problems) + ".", path);
+    }
+
+    static Dictionary<string, T> Pattern<T>(JsonNode? node, string key, Func<JsonValue, (bool, T)> read, string expected, string path)
+    {
+        if (node is null) return new Dictionary<string, T>();
+        if (node is not JsonObject map)
+            throw new LoraBuildException(ErrorCodes.AdapterConfigInvalid, $"'{key}' must be an object mapping module patterns to {expected}.", path);
+        var result = new Dictionary<string, T>();
+        var bad = new List<string>();
+        foreach (var (name, value) in map)
+        {
+            if (value is JsonValue v && read(v) is (true, var parsed)) result[name] = parsed;
+            else bad.Add($"'{name}': {value?.ToJsonString() ?? "null"}");
+        }
+        if (bad.Count > 0)
+            throw new LoraBuildException(ErrorCodes.AdapterConfigInvalid, $"'{key}' values must be {expected}; found {string.Join(", ", bad)}.", path);
+        return result;
     }
 
     static LoraConfig FromJson(JsonObject json, string path)
@@ -107,7 +160,7 @@ public sealed record LoraConfig
         switch (json["target_modules"])
         {
             case JsonArray array:
-                list = array.Select(n => n?.GetValue<string>() ?? throw Invalid("target_modules entries must be strings.")).ToList();
+                list = array.Select(n => n is JsonValue v && v.TryGetValue<string>(out var t) ? t : throw Invalid("target_modules entries must be strings.")).ToList();
                 break;
             case JsonValue value when value.TryGetValue<string>(out var text):
                 regex = text;
@@ -137,14 +190,14 @@ public sealed record LoraConfig
             TargetModuleRegex = regex,
             ExcludeModules = json["exclude_modules"] switch
             {
-                JsonArray a => a.Select(n => n!.GetValue<string>()).ToList(),
+                JsonArray a => a.Select(n => n is JsonValue v && v.TryGetValue<string>(out var e) ? e : throw Invalid("exclude_modules entries must be strings.")).ToList(),
                 JsonValue v when v.TryGetValue<string>(out var s) => throw Unsupported($"exclude_modules as a regex ('{s}') is not supported; list the names."),
                 _ => null,
             },
             UseRslora = Get("use_rslora", false),
             UseDora = Get("use_dora", false),
-            RankPattern = (json["rank_pattern"] as JsonObject)?.ToDictionary(p => p.Key, p => p.Value!.GetValue<int>()) ?? new Dictionary<string, int>(),
-            AlphaPattern = (json["alpha_pattern"] as JsonObject)?.ToDictionary(p => p.Key, p => p.Value!.GetValue<double>()) ?? new Dictionary<string, double>(),
+            RankPattern = Pattern(json["rank_pattern"], "rank_pattern", v => (v.TryGetValue<int>(out var i), i), "positive integers", path),
+            AlphaPattern = Pattern(json["alpha_pattern"], "alpha_pattern", v => (v.TryGetValue<double>(out var d) && double.IsFinite(d), d), "numbers", path),
             InitLoraWeights = init,
             BaseModelNameOrPath = Get<string?>("base_model_name_or_path", null),
             TaskType = Get<string?>("task_type", null) ?? "CAUSAL_LM",

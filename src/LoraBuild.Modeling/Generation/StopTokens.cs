@@ -17,8 +17,11 @@ public static class StopTokens
             if (!File.Exists(path)) continue;
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             if (!doc.RootElement.TryGetProperty("eos_token_id", out var e)) continue;
-            if (e.ValueKind == JsonValueKind.Number) ids.Add(e.GetInt32());
-            else if (e.ValueKind == JsonValueKind.Array) foreach (var x in e.EnumerateArray()) ids.Add(x.GetInt32());
+            // Values that are no token id (validated elsewhere with a coded error) are skipped, never a crash here.
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var id)) ids.Add(id);
+            else if (e.ValueKind == JsonValueKind.Array)
+                foreach (var x in e.EnumerateArray())
+                    if (x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var item)) ids.Add(item);
         }
         return ids;
     }

@@ -16,6 +16,7 @@ public static class ModelInspection
     {
         var config = ModelConfig.Load(directory);
         using var checkpoint = CheckpointReader.Open(directory);
+        ModelConfigValidation.CheckAgainstCheckpoint(config, checkpoint);
         var byType = new Dictionary<string, long>();
         long total = 0;
         foreach (var name in checkpoint.TensorNames)

@@ -85,15 +85,20 @@ public sealed record ModelConfig
                     ? "config.json is missing: this is not a Hugging Face model folder."
                     : "Model folder does not exist.", Directory.Exists(modelDirectory) ? path : modelDirectory);
         JsonDocument document;
+        var text = File.ReadAllText(path);
         try
         {
-            document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+            document = JsonDocument.Parse(text, new JsonDocumentOptions { AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {
             throw new LoraBuildException(ErrorCodes.ConfigInvalid, $"config.json is not valid JSON: {e.Message}", path, (int)(e.LineNumber ?? 0) + 1);
         }
-        using (document) return Parse(document.RootElement, path);
+        using (document)
+        {
+            ModelConfigValidation.Validate(document.RootElement, path, text);
+            return Parse(document.RootElement, path);
+        }
     }
 
     public static ModelConfig Parse(JsonElement root, string path)

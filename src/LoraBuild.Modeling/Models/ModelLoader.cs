@@ -20,6 +20,7 @@ public static class ModelLoader
         var config = ModelConfig.Load(directory);
         var target = device ?? CPU;
         using var checkpoint = CheckpointReader.Open(directory);
+        ModelConfigValidation.CheckAgainstCheckpoint(config, checkpoint);
         var computeType = dtype ?? ScalarType.Float32;
         var model = new CausalLM(config, computeType, target);
         try
@@ -63,6 +64,10 @@ public static class ModelLoader
             if (!info.Shape.SequenceEqual(parameter.shape))
                 throw new LoraBuildException(ErrorCodes.TensorShapeMismatch,
                     $"Tensor '{key}' has shape [{string.Join(", ", info.Shape)}] but config.json implies [{string.Join(", ", parameter.shape)}].",
+                    checkpoint.Directory);
+            if (!info.DType.IsFloatingPoint())
+                throw new LoraBuildException(ErrorCodes.SafeTensorsDTypeMismatch,
+                    $"Tensor '{key}' is stored as {info.DType}; model weights are floating point (F32, F16, BF16, F64). Refusing to cast integers into weights.",
                     checkpoint.Directory);
             using (var value = checkpoint.Read(name))
             using (no_grad()) parameter.copy_(value);

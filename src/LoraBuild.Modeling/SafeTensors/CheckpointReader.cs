@@ -58,26 +58,48 @@ public sealed class CheckpointReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// The shard file names of an index, all checked at once: each value a plain file name, each shard present (a missing
+    /// one is what an interrupted download looks like).
+    /// </summary>
     static IEnumerable<string> ReadIndex(string indexPath)
     {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllText(indexPath));
-            if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            using var document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            if (document.RootElement.ValueKind != JsonValueKind.Object ||
+                !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new LoraBuildException(ErrorCodes.SafeTensorsIndex, "Index has no 'weight_map' object.", indexPath);
             var shards = new SortedSet<string>(StringComparer.Ordinal);
+            var problems = new List<string>();
             foreach (var entry in map.EnumerateObject())
             {
+                if (entry.Value.ValueKind != JsonValueKind.String)
+                {
+                    problems.Add($"tensor '{entry.Name}' maps to a {entry.Value.ValueKind.ToString().ToLowerInvariant()}, not a shard file name");
+                    continue;
+                }
                 var shard = entry.Value.GetString();
                 if (string.IsNullOrEmpty(shard) || shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
-                    throw new LoraBuildException(ErrorCodes.SafeTensorsIndex, $"Tensor '{entry.Name}' names an invalid shard '{shard}'.", indexPath);
-                shards.Add(shard);
+                    problems.Add($"tensor '{entry.Name}' names an invalid shard '{shard}'");
+                else
+                    shards.Add(shard);
             }
+            var missing = shards.Where(s => !File.Exists(Path.Combine(directory, s))).ToList();
+            if (missing.Count > 0)
+                problems.Add($"shard(s) {string.Join(", ", missing)} missing from the folder (an incomplete download?)");
+            if (problems.Count > 0)
+                throw new LoraBuildException(ErrorCodes.SafeTensorsIndex, "Invalid index: " + string.Join("; ", problems) + ".", indexPath);
             return shards;
         }
         catch (JsonException e)
         {
             throw new LoraBuildException(ErrorCodes.SafeTensorsIndex, $"Index is not valid JSON: {e.Message}", indexPath);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new LoraBuildException(ErrorCodes.SafeTensorsIndex, "Index holds a string that is not valid Unicode (a lone surrogate escape such as \\ud800).", indexPath);
         }
     }
 

@@ -23,6 +23,9 @@ public static class SafeTensorDTypes
             $"Tensor '{tensor}': dtype '{text}' is not supported (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL).", path),
     };
 
+    public static bool IsFloatingPoint(this SafeTensorDType dtype) =>
+        dtype is SafeTensorDType.F64 or SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16;
+
     public static int Size(this SafeTensorDType dtype) => dtype switch
     {
         SafeTensorDType.F64 or SafeTensorDType.I64 => 8,

@@ -46,6 +46,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     public static SafeTensorsFile Open(string path)
     {
+        if (!File.Exists(path))
+            throw new LoraBuildException(ErrorCodes.SafeTensorsMissingFile, "Safetensors file not found.", path);
         var length = new FileInfo(path).Length;
         if (length < 8)
             throw new LoraBuildException(ErrorCodes.SafeTensorsTooSmall, $"File is {length} bytes: too small to be safetensors (8-byte header length missing).", path);
@@ -80,6 +82,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     static (Dictionary<string, SafeTensorInfo>, Dictionary<string, string>) ParseHeader(ReadOnlySpan<byte> header, long dataLength, string path)
     {
+        // The format requires UTF-8; a stray byte would otherwise surface as an exception deep in the JSON reader.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new LoraBuildException(ErrorCodes.SafeTensorsHeaderJson, "Header is not valid UTF-8.", path);
         JsonDocument document;
         try
         {
@@ -91,6 +96,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
 
         using (document)
+        try
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new LoraBuildException(ErrorCodes.SafeTensorsHeaderJson, "Header must be a JSON object.", path);
@@ -114,17 +120,40 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 tensors[property.Name] = ParseTensor(property.Name, property.Value, dataLength, path);
             }
 
-            // Sorted by offset, each tensor must begin at or after the end of the previous one.
-            SafeTensorInfo? previous = null;
-            foreach (var info in tensors.Values.OrderBy(t => t.Begin).ThenBy(t => t.End))
-            {
-                if (previous is not null && info.Begin < previous.End)
-                    throw new LoraBuildException(ErrorCodes.SafeTensorsOverlap,
-                        $"Tensors '{previous.Name}' [{previous.Begin}, {previous.End}) and '{info.Name}' [{info.Begin}, {info.End}) overlap.", path);
-                previous = info;
-            }
+            CheckCoverage(tensors.Values, dataLength, path);
             return (tensors, metadata);
         }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json refuses to decode a name or string holding a lone surrogate escape such as \ud800.
+            throw new LoraBuildException(ErrorCodes.SafeTensorsHeaderJson, "Header holds a string that is not valid Unicode (a lone surrogate escape such as \\ud800).", path);
+        }
+    }
+
+    /// <summary>
+    /// As the reference implementation: sorted by offset, tensors tile the data section exactly — the first begins at 0,
+    /// each begins where the previous ends, the last ends at the end of the file. A header length off by a byte, a hole
+    /// or trailing bytes all mean the offsets do not describe this file's bytes.
+    /// </summary>
+    static void CheckCoverage(IEnumerable<SafeTensorInfo> tensors, long dataLength, string path)
+    {
+        SafeTensorInfo? previous = null;
+        foreach (var info in tensors.OrderBy(t => t.Begin).ThenBy(t => t.End))
+        {
+            var expectedBegin = previous?.End ?? 0;
+            if (info.Begin < expectedBegin)
+                throw new LoraBuildException(ErrorCodes.SafeTensorsOverlap,
+                    $"Tensors '{previous!.Name}' [{previous.Begin}, {previous.End}) and '{info.Name}' [{info.Begin}, {info.End}) overlap.", path);
+            if (info.Begin > expectedBegin)
+                throw new LoraBuildException(ErrorCodes.SafeTensorsCoverage,
+                    $"Data bytes [{expectedBegin}, {info.Begin}) before tensor '{info.Name}' belong to no tensor: the header does not describe this file's data.", path);
+            previous = info;
+        }
+        var end = previous?.End ?? 0;
+        if (end != dataLength)
+            throw new LoraBuildException(ErrorCodes.SafeTensorsCoverage,
+                $"The tensors cover {end} bytes but the data section holds {dataLength}: {dataLength - end} trailing byte(s). " +
+                "The header length or offsets are wrong (every tensor would be read shifted) or the file was appended to.", path);
     }
 
     static SafeTensorInfo ParseTensor(string name, JsonElement value, long dataLength, string path)
@@ -177,10 +206,16 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public ReadOnlySpan<byte> RawBytes(SafeTensorInfo info, long offset, int count) =>
         new(basePointer + dataStart + info.Begin + offset, count);
 
-    /// <summary>Materialises a tensor on the CPU in its stored dtype (or converted to <paramref name="dtype"/>).</summary>
+    /// <summary>
+    /// Materialises a tensor on the CPU in its stored dtype (or converted to <paramref name="dtype"/>). Converting between
+    /// integer and floating point is refused: an F32 tensor relabelled I32 has the right size but is not these numbers.
+    /// </summary>
     public Tensor Read(string name, ScalarType? dtype = null)
     {
         var info = Info(name);
+        if (dtype is { } wanted && info.DType.IsFloatingPoint() != SafeTensorDTypes.FromScalarType(wanted).IsFloatingPoint())
+            throw new LoraBuildException(ErrorCodes.SafeTensorsDTypeMismatch,
+                $"Tensor '{name}' is stored as {info.DType} but is used as {wanted}: refusing to convert between integer and floating point.", Path);
         var tensor = empty(info.Shape, info.DType.ToScalarType());
         if (info.ElementCount > 0)
         {

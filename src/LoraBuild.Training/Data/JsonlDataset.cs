@@ -37,16 +37,70 @@ public static class JsonlDataset
     {
         if (!File.Exists(path)) throw new LoraBuildException(ErrorCodes.DatasetMissing, "Dataset file not found.", path);
         var examples = new List<RawExample>();
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        var errors = new List<LoraBuildException>();
+        foreach (var (lineNumber, line) in ReadLinesStrict(path, errors))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            examples.Add(ParseLine(line, path, lineNumber));
+            if (line is null || string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                examples.Add(ParseLine(line, path, lineNumber));
+            }
+            catch (LoraBuildException e)
+            {
+                errors.Add(e);
+            }
+        }
+        if (errors.Count == 1) throw errors[0];
+        if (errors.Count > 1)
+        {
+            // All problems of the file at once, located at the first; the message lists up to 20 lines.
+            var listed = errors.Take(20).Select(e => $"line {e.Line}: {e.Message}");
+            throw new LoraBuildException(ErrorCodes.DatasetLineInvalid,
+                $"{errors.Count} malformed lines: " + string.Join(" | ", listed) + (errors.Count > 20 ? $" | and {errors.Count - 20} more" : ""),
+                path, errors[0].Line);
         }
         if (examples.Count == 0)
             throw new LoraBuildException(ErrorCodes.DatasetEmpty, "Dataset has no examples (every line is blank).", path, 1);
         return examples;
+    }
+
+    /// <summary>
+    /// Lines decoded as strict UTF-8: a line with invalid bytes is an error naming it (null text), never text with U+FFFD
+    /// in place of the bytes, which would be trained on silently.
+    /// </summary>
+    static IEnumerable<(int Line, string? Text)> ReadLinesStrict(string path, List<LoraBuildException> errors)
+    {
+        var strict = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var buffer = new MemoryStream();
+        var lineNumber = 0;
+        int next;
+        do
+        {
+            next = stream.ReadByte();
+            if (next != '\n' && next != -1)
+            {
+                buffer.WriteByte((byte)next);
+                continue;
+            }
+            if (next == -1 && buffer.Length == 0) break;
+            lineNumber++;
+            var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+            if (lineNumber == 1 && bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
+            if (bytes.Length > 0 && bytes[^1] == '\r') bytes = bytes[..^1];
+            string? text = null;
+            try
+            {
+                text = strict.GetString(bytes);
+            }
+            catch (System.Text.DecoderFallbackException e)
+            {
+                errors.Add(new LoraBuildException(ErrorCodes.DatasetLineInvalid,
+                    $"not valid UTF-8 (byte 0x{bytes[Math.Max(0, e.Index)]:X2} at column {Math.Max(0, e.Index) + 1}); save the file as UTF-8.", path, lineNumber));
+            }
+            buffer.SetLength(0);
+            yield return (lineNumber, text);
+        } while (next != -1);
     }
 
     static RawExample ParseLine(string line, string path, int lineNumber)
@@ -62,6 +116,7 @@ public static class JsonlDataset
             throw Bad($"not valid JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')}).");
         }
         using (document)
+        try
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Bad($"expected a JSON object, found {root.ValueKind.ToString().ToLowerInvariant()}.");
@@ -99,6 +154,11 @@ public static class JsonlDataset
             if (root.TryGetProperty("text", out _))
                 return new RawExample(path, lineNumber, ExampleFormat.Text, Text: String("text"));
             throw Bad("line has none of the supported shapes: {\"text\"}, {\"prompt\",\"completion\"}, {\"instruction\",\"input\",\"output\"}, {\"messages\"}.");
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json will not decode a string holding a lone surrogate escape such as \ud800: it is not text.
+            throw Bad("a string is not valid Unicode (a lone surrogate escape such as \\ud800).");
         }
     }
 
