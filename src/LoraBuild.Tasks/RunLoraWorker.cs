@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Build.Framework;
+using LoraBuild.Diagnostics;
 using Microsoft.Build.Utilities;
 
 namespace LoraBuild.Tasks;
@@ -66,7 +67,7 @@ public sealed class RunLoraWorker : ToolTask
         if (TorchBackend == "system") environment.Add("LORABUILD_TORCH_BACKEND=system");
         if (!string.IsNullOrEmpty(LibTorchDirectory)) environment.Add("LORABUILD_TORCH_LIB_DIR=" + LibTorchDirectory);
         // The worker exits when this build process dies (kill -9 included), instead of training on as an orphan.
-        environment.Add("LORABUILD_PARENT_PID=" + Environment.ProcessId);
+        environment.Add(ParentWatch.Variable + "=" + Environment.ProcessId);
         EnvironmentVariables = environment.ToArray();
         Log.LogMessage(MessageImportance.High, "LoraAdapter '{0}': lorabuild {1} ...", Adapter.ItemSpec, Command);
         return base.Execute() && !Log.HasLoggedErrors;
