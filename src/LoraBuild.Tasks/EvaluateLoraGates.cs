@@ -71,7 +71,7 @@ public sealed class EvaluateLoraGates : Microsoft.Build.Utilities.Task
             }
             if (failures.Count == 0)
             {
-                Log.LogMessage(MessageImportance.High, "  {0}: passed", row);
+                BuildProgress.Line(BuildEngine, nameof(EvaluateLoraGates), $"  {row}: passed");
                 continue;
             }
             Log.LogError(null, "LB0210", null, ProjectFile, line, 0, 0, 0,

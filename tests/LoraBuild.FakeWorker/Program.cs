@@ -19,8 +19,19 @@ switch (args.FirstOrDefault())
         var output = Option("--out")!;
         var adapter = Path.Combine(output, "adapter");
         Directory.CreateDirectory(adapter);
+        // A delay per step lets a terminal-logger test see the live status line being drawn.
+        var stepDelay = int.TryParse(Environment.GetEnvironmentVariable("FAKE_WORKER_STEP_DELAY_MS"), out var ms) ? ms : 0;
         Console.WriteLine("step 1/2 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.50 eta 00:00:01");
+        Thread.Sleep(stepDelay);
         Console.WriteLine("step 2/2 loss 1.0000 lr 0.00e+00 tokens/s 100 epoch 1.00 eta 00:00:00");
+        Thread.Sleep(stepDelay);
+        if (settings.ContainsKey("eval_dataset"))
+        {
+            Console.WriteLine("evaluating the adapter: 4 examples (loss, token accuracy), 4 generations of up to 64 tokens (exact match)");
+            Thread.Sleep(stepDelay);
+            Console.WriteLine("exact match: 4/4 generated, 4 correct");
+            Console.WriteLine("eval: loss 0.5000 perplexity 1.65 token accuracy 0.900 exact match 0.950 (4 examples)");
+        }
         File.WriteAllText(Path.Combine(adapter, "adapter_config.json"), JsonSerializer.Serialize(new
         {
             r = int.Parse(settings.GetValueOrDefault("r", "8")), lora_alpha = 16, lora_dropout = 0.0, use_dora = settings.GetValueOrDefault("use_dora") == "true",

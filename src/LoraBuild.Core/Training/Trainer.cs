@@ -62,6 +62,7 @@ public sealed class Trainer
     public TrainingResult Run(bool resume, CancellationToken cancellation = default)
     {
         config.Validate("training configuration");
+        foreach (var note in config.Notes) log(note);
         var clock = Stopwatch.StartNew();
         var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
         if (Full && dtype != ScalarType.Float32)
@@ -120,7 +121,10 @@ public sealed class Trainer
         var tokenizer = HfTokenizer.Load(config.BaseModel!);
         var chat = ChatTemplate.Resolve(config.ChatTemplate, tokenizer.ChatTemplate, config.Dataset!);
         var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen);
-        var (train, trainReport) = encoder.EncodeAll(JsonlDataset.Read(config.Dataset!));
+        var trainRaw = JsonlDataset.Read(config.Dataset!);
+        IReadOnlyList<RawExample>? heldOut = null;
+        if (config.ValSetSize > 0) (trainRaw, heldOut) = HoldOut(trainRaw);
+        var (train, trainReport) = encoder.EncodeAll(trainRaw);
         Report("train", trainReport);
         if (config.SamplePacking)
         {
@@ -129,14 +133,31 @@ public sealed class Trainer
         }
         IReadOnlyList<RawExample>? evalRaw = null;
         IReadOnlyList<TokenizedExample>? evalEncoded = null;
-        if (config.EvalDataset is { } evalPath)
+        if (config.EvalDataset is { } || heldOut is not null)
         {
-            evalRaw = JsonlDataset.Read(evalPath);
+            evalRaw = heldOut ?? JsonlDataset.Read(config.EvalDataset!);
             (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
             Report("eval", evalReport);
         }
         return new RunData(tokenizer, chat, train, evalRaw, evalEncoded, StopIds(tokenizer, config.BaseModel!),
             tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0);
+    }
+
+    /// <summary>
+    /// val_set_size (Axolotl, datasets' train_test_split): a seeded random share (below 1) or count of the training examples
+    /// becomes the evaluation set; the rest keep their order.
+    /// </summary>
+    (IReadOnlyList<RawExample> Train, IReadOnlyList<RawExample> Eval) HoldOut(IReadOnlyList<RawExample> all)
+    {
+        var count = config.ValSetSize < 1 ? (int)Math.Round(all.Count * config.ValSetSize) : (int)config.ValSetSize;
+        if (count < 1 || count >= all.Count)
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
+                $"val_set_size {config.ValSetSize.ToString(CultureInfo.InvariantCulture)} holds out {count} of {all.Count} examples; at least one must be held out and one left to train on.", config.Dataset);
+        var order = Enumerable.Range(0, all.Count).ToArray();
+        new Random(config.Seed).Shuffle(order);
+        var held = order.Take(count).ToHashSet();
+        log($"val_set_size: {count} of {all.Count} training examples held out for evaluation (seed {config.Seed})");
+        return (all.Where((_, i) => !held.Contains(i)).ToList(), order.Take(count).Order().Select(i => all[i]).ToList());
     }
 
     /// <summary>Quantises the base and adds the adapter (or, for full fine-tuning, unfreezes every weight); returns what trains.</summary>
@@ -255,10 +276,13 @@ public sealed class Trainer
     {
         if (data.EvalEncoded is null) return (null, null);
         var cases = Evaluator.Cases(data.EvalRaw!, data.EvalEncoded, data.Chat, config.SequenceLen);
+        var what = $"{data.EvalEncoded.Count} examples (loss, token accuracy), {cases.Count} generations of up to {config.EvalMaxNewTokens} tokens (exact match)";
+        log($"evaluating the {(Full ? "model" : "adapter")}: {what}");
         var eval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
         LogEval("eval", eval);
         if (Full) return (eval, null);
         LoraModel.SetActiveAdapters(model);
+        log($"evaluating the base model: {what}");
         var baseEval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
         LoraModel.SetActiveAdapters(model, AdapterName);
         LogEval("base model eval", baseEval);
