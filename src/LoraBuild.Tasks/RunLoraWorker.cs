@@ -52,6 +52,9 @@ public sealed class RunLoraWorker : ToolTask
         args.AppendSwitchIfNotNull("--out ", run.TrimEnd(Path.DirectorySeparatorChar));
         args.AppendSwitchIfNotNull("--device ", Device);
         foreach (var (key, value) in AdapterSettings.WorkerSettings(Adapter)) args.AppendSwitchIfNotNull("--set ", $"{key}={value}");
+        // Errors in these settings (an unknown TrainingSettings key) then name the project file and the item's line.
+        var project = Adapter.GetMetadata("DefiningProjectFullPath");
+        if (!string.IsNullOrEmpty(project)) args.AppendSwitchIfNotNull("--set-origin ", $"{project}({AdapterSettings.ItemLine(project, "LoraAdapter", Adapter.ItemSpec)})");
         args.AppendSwitch("--resume");
         return args.ToString();
     }

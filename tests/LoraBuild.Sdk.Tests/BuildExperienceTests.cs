@@ -44,7 +44,8 @@ public class BuildExperienceTests
         var project = new AdapterProject(AdapterWithGate);
         var designTime = project.Run("build", "-p:DesignTimeBuild=true");
         Assert.True(designTime.ExitCode == 0, designTime.Output);
-        var notBuilding = project.Run("msbuild", "-t:Build", "-p:BuildingProject=false");
+        // Visual Studio reaching LoraBuild from a design-time target list (BuildingProject stays false).
+        var notBuilding = project.Run("msbuild", "-t:LoraBuild", "-p:BuildingInsideVisualStudio=true");
         Assert.True(notBuilding.ExitCode == 0, notBuilding.Output);
         Assert.Equal(0, project.WorkerLaunches);
         Assert.False(Directory.Exists(Path.Combine(project.Directory, "obj", "lorabuild", "speller", "run")));
