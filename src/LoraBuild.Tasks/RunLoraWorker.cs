@@ -51,6 +51,7 @@ public sealed class RunLoraWorker : ToolTask
         if (!string.IsNullOrEmpty(config)) args.AppendSwitchIfNotNull("--config ", Path.GetFullPath(config));
         args.AppendSwitchIfNotNull("--out ", run.TrimEnd(Path.DirectorySeparatorChar));
         args.AppendSwitchIfNotNull("--device ", Device);
+        args.AppendSwitchIfNotNull("--set ", $"adapter_name={Adapter.ItemSpec}");
         foreach (var (key, value) in AdapterSettings.WorkerSettings(Adapter)) args.AppendSwitchIfNotNull("--set ", $"{key}={value}");
         // Errors in these settings (an unknown TrainingSettings key) then name the project file and the item's line.
         var project = Adapter.GetMetadata("DefiningProjectFullPath");

@@ -36,6 +36,7 @@ switch (args.FirstOrDefault())
         {
             r = int.Parse(settings.GetValueOrDefault("r", "8")), lora_alpha = 16, lora_dropout = 0.0, use_dora = settings.GetValueOrDefault("use_dora") == "true",
             target_modules = new[] { "q_proj", "v_proj" }, peft_type = "LORA",
+            base_model_name_or_path = settings.GetValueOrDefault("base_model_id") ?? Path.GetFileName(settings.GetValueOrDefault("base_model", "")),
         }));
         File.WriteAllBytes(Path.Combine(adapter, "adapter_model.safetensors"), [8, 0, 0, 0, 0, 0, 0, 0, (byte)'{', (byte)'}', 32, 32, 32, 32, 32, 32]);
         File.WriteAllText(Path.Combine(adapter, "lorabuild.json"), JsonSerializer.Serialize(new { quantization = settings.GetValueOrDefault("quantization", "none"), double_quant = true, base_model_sha256 = "fakebasehash", fingerprint = "fake", worker_version = "fake" }));
@@ -47,8 +48,11 @@ switch (args.FirstOrDefault())
         File.WriteAllText(Path.Combine(output, "metrics.json"), JsonSerializer.Serialize(new
         {
             steps = 2, final_train_loss = 1.0, trainable_parameters = 1024, trainable_percent = 1.5, eval, base_eval = baseEval,
+            loss_curve = new[] { new { step = 1, loss = 2.0 }, new { step = 2, loss = 1.0 } },
+            eval_curve = eval is null ? [] : new[] { new { step = 2, eval_loss = Env("FAKE_WORKER_EVAL_LOSS", 0.5) } },
         }));
         File.WriteAllText(Path.Combine(output, "loss_curve.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n");
+        File.WriteAllBytes(Path.Combine(output, "loss_curve.png"), [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
         File.WriteAllText(Path.Combine(output, "run.json"), "{}");
         Console.WriteLine($"done: 2 steps, output {output}");
         return 0;

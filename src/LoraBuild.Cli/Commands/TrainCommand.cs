@@ -68,7 +68,7 @@ public static class TrainCommand
             }
             // Every bad --set at once, located at the project line the SDK names.
             settings.ApplyAll(sets);
-            new Trainer(settings, Console.WriteLine).Run(parse.GetValue(resume));
+            new Trainer(settings, Console.WriteLine, new Charts.LossChart()).Run(parse.GetValue(resume));
             return 0;
         });
         return command;

@@ -19,6 +19,23 @@ namespace LoraBuild.Training;
 /// <summary>One point of the loss curve.</summary>
 public sealed record LossPoint(long Step, double Loss, double LearningRate, double TokensPerSecond);
 
+/// <summary>An evaluation loss measured during or at the end of training.</summary>
+public sealed record EvalPoint(long Step, double Loss);
+
+/// <summary>Draws the loss curve into the run folder (the worker's plots SVG and PNG; the default, a small SVG).</summary>
+public interface ILossChart
+{
+    /// <summary>Writes its files atomically into <paramref name="outputDirectory"/>.</summary>
+    void Write(string outputDirectory, string title, IReadOnlyList<LossPoint> train, IReadOnlyList<EvalPoint> eval);
+}
+
+/// <summary>The dependency-free default: loss_curve.svg.</summary>
+public sealed class SvgLossChart : ILossChart
+{
+    public void Write(string outputDirectory, string title, IReadOnlyList<LossPoint> train, IReadOnlyList<EvalPoint> eval) =>
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, Trainer.LossCurveFile), LossCurve.Svg(train, title));
+}
+
 /// <summary>What a finished run produced.</summary>
 public sealed record TrainingResult(string OutputDirectory, string Fingerprint, long Steps, double FinalLoss, IReadOnlyList<LossPoint> Curve,
     EvalMetrics? Eval, EvalMetrics? BaseEval, long TrainableParameters, long TotalParameters, double TokensPerSecond, long PeakMemoryBytes, double Seconds);
@@ -43,11 +60,13 @@ public sealed class Trainer
 
     readonly TrainingConfig config;
     readonly Action<string> log;
+    readonly ILossChart chart;
 
-    public Trainer(TrainingConfig config, Action<string> log)
+    public Trainer(TrainingConfig config, Action<string> log, ILossChart? chart = null)
     {
         this.config = config;
         this.log = log;
+        this.chart = chart ?? new SvgLossChart();
     }
 
     /// <summary>A run's encoded data and what evaluation needs from the tokenizer.</summary>
@@ -55,7 +74,7 @@ public sealed class Trainer
         IReadOnlyList<RawExample>? EvalRaw, IReadOnlyList<TokenizedExample>? EvalEncoded, IReadOnlySet<int> StopIds, int PadId);
 
     /// <summary>What the step loop produced.</summary>
-    sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds);
+    sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds, List<EvalPoint> EvalCurve);
 
     bool Full => config.Method == "full";
 
@@ -101,8 +120,9 @@ public sealed class Trainer
 
         var result = new TrainingResult(output, fingerprint, steps.TotalSteps, steps.LastLoss, steps.Curve, eval, baseEval, trainableCount, totalCount,
             steps.Tokens / Math.Max(1e-9, steps.Seconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds);
-        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result));
-        AtomicFile.WriteAllText(Path.Combine(output, LossCurveFile), LossCurve.Svg(steps.Curve, Full ? "full fine-tuning" : Path.GetFileName(output)));
+        if (eval is not null) steps.EvalCurve.Add(new EvalPoint(steps.TotalSteps, eval.EvalLoss));
+        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result, steps.EvalCurve));
+        chart.Write(output, config.AdapterName ?? (Full ? "full fine-tuning" : Path.GetFileName(output)), steps.Curve, steps.EvalCurve);
         // run.json last: its presence marks the output complete.
         AtomicFile.WriteAllText(Path.Combine(output, RunFile), JsonSerializer.Serialize(new
         {
@@ -185,6 +205,7 @@ public sealed class Trainer
         var plan = new BatchPlan(data.Train.Count, config.MicroBatchSize, config.GradientAccumulationSteps, config.Seed);
         long totalSteps = config.MaxSteps > 0 ? config.MaxSteps : (long)Math.Ceiling(config.NumEpochs * plan.StepsPerEpoch);
         var curve = new List<LossPoint>();
+        var evalCurve = new List<EvalPoint>();
         long startStep = 0;
         if (resume && checkpoints.Newest(fingerprint) is { } checkpoint)
         {
@@ -245,9 +266,10 @@ public sealed class Trainer
             {
                 var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
                 log(string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
+                evalCurve.Add(new EvalPoint(done, quick.EvalLoss));
             }
         }
-        return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds);
+        return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve);
     }
 
     /// <summary>
@@ -335,7 +357,7 @@ public sealed class Trainer
         return ids;
     }
 
-    static string MetricsJson(TrainingResult r)
+    static string MetricsJson(TrainingResult r, IReadOnlyList<EvalPoint> evalCurve)
     {
         var metrics = new Dictionary<string, object?>
         {
@@ -351,6 +373,7 @@ public sealed class Trainer
             ["eval"] = r.Eval?.ToJson(),
             ["base_eval"] = r.BaseEval?.ToJson(),
             ["loss_curve"] = r.Curve.Select(p => new { step = p.Step, loss = p.Loss, lr = p.LearningRate, tokens_per_second = p.TokensPerSecond }),
+            ["eval_curve"] = evalCurve.Select(p => new { step = p.Step, eval_loss = p.Loss }),
         };
         return JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
     }

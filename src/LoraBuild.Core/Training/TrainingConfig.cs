@@ -14,6 +14,10 @@ public sealed class TrainingConfig
     public string? Dataset { get; set; }
     public string? EvalDataset { get; set; }
     public string? OutputDir { get; set; }
+    /// <summary>The adapter's name (the SDK passes the item's): the loss curve's title.</summary>
+    public string? AdapterName { get; set; }
+    /// <summary>A portable id for the base model (a Hub id such as "Qwen/Qwen2.5-0.5B"); else its folder's name.</summary>
+    public string? BaseModelId { get; set; }
     public string Method { get; set; } = "lora";
     public int R { get; set; } = 8;
     public double LoraAlpha { get; set; } = 16;
@@ -61,7 +65,7 @@ public sealed class TrainingConfig
     const double MaxEpochs = 100_000;
 
     /// <summary>Keys that decide the trained weights. Output location, checkpoint cadence and logging do not.</summary>
-    static readonly HashSet<string> NotInFingerprint = ["output_dir", "save_steps", "save_total_limit", "eval_steps", "logging_steps", "eval_max_new_tokens"];
+    static readonly HashSet<string> NotInFingerprint = ["output_dir", "adapter_name", "base_model_id", "save_steps", "save_total_limit", "eval_steps", "logging_steps", "eval_max_new_tokens"];
 
     public sealed record Key(string Name, string Help, Func<TrainingConfig, object?> Get, Action<TrainingConfig, Value> Set, params string[] Aliases);
 
@@ -123,6 +127,8 @@ public sealed class TrainingConfig
         new("dataset", "training JSONL", c => c.Dataset, (c, v) => c.Dataset = v.String("dataset"), "train_dataset"),
         new("eval_dataset", "evaluation JSONL", c => c.EvalDataset, (c, v) => c.EvalDataset = string.IsNullOrEmpty(v.Scalar) ? null : v.String("eval_dataset")),
         new("output_dir", "where the adapter goes", c => c.OutputDir, (c, v) => c.OutputDir = v.String("output_dir")),
+        new("adapter_name", "name in the loss curve's title", c => c.AdapterName, (c, v) => c.AdapterName = v.String("adapter_name")),
+        new("base_model_id", "portable base-model id written to adapter_config.json", c => c.BaseModelId, (c, v) => c.BaseModelId = v.String("base_model_id")),
         new("method", "lora | full", c => c.Method, (c, v) => c.Method = v.OneOf("method", "lora", "full")),
         new("r", "LoRA rank", c => c.R, (c, v) => c.R = v.Int("r", 1, MaxRank), "rank", "lora_r"),
         new("lora_alpha", "LoRA alpha", c => c.LoraAlpha, (c, v) => c.LoraAlpha = v.Double("lora_alpha", 0, 1e6, aboveMin: true), "alpha"),
@@ -284,7 +290,8 @@ public sealed class TrainingConfig
         RankPattern = RankPattern,
         AlphaPattern = AlphaPattern,
         InitLoraWeights = InitLoraWeights == "gaussian" ? LoraInit.Gaussian : LoraInit.Default,
-        BaseModelNameOrPath = BaseModel,
+        // Never a machine path: the id given, else the base model folder's name.
+        BaseModelNameOrPath = BaseModelId ?? (BaseModel is null ? null : Path.GetFileName(BaseModel.TrimEnd('/', '\\'))),
     };
 
     static bool IsRegex(string value) => value.IndexOfAny(['*', '(', '[', '|', '\\', '^', '$', '+', '?']) >= 0;
