@@ -11,9 +11,9 @@ public class ConfigInputTests
     {
         var output = Path.Combine(TestPaths.TempDirectory(), "run");
         var config = Path.Combine(TestPaths.RepoRoot, "examples", "axolotl", "speller-qlora.yml");
-        var run = Worker.Run("train", "--config", config, "--out", output, "--set", "max_steps=4", "--set", "logging_steps=2", "--set", "eval_max_new_tokens=6");
+        var run = Worker.Run("train", "--config", config, "--out", output, "--set", "max_steps=2", "--set", "logging_steps=1", "--set", "eval_max_new_tokens=1", "--set", "adapter_name=speller");
         Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
-        Assert.Contains("step 4/4 loss", run.StdOut);
+        Assert.Contains("step 2/2 loss", run.StdOut);
         Assert.Contains("evaluating the adapter:", run.StdOut);
         using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "adapter", "lorabuild.json")));
         Assert.Equal("nf4", manifest.RootElement.GetProperty("quantization").GetString());
@@ -21,6 +21,12 @@ public class ConfigInputTests
         Assert.Equal(8, adapterConfig.RootElement.GetProperty("r").GetInt32());
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
         Assert.True(metrics.RootElement.GetProperty("eval").GetProperty("eval_loss").GetDouble() > 0);
+        // The plots: SVG and PNG, titled by the adapter; the final eval loss is a point of the curve.
+        Assert.Contains("speller", File.ReadAllText(Path.Combine(output, "loss_curve.svg")));
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(output, "loss_curve.png"))[..4]);
+        Assert.Equal(2, metrics.RootElement.GetProperty("eval_curve")[0].GetProperty("step").GetInt32());
+        // A portable base-model id: the folder's name, not the path.
+        Assert.Equal("base", adapterConfig.RootElement.GetProperty("base_model_name_or_path").GetString());
     }
 
     [Fact]
