@@ -72,6 +72,11 @@ public static class ErrorCodes
     public const string DiskFull = "LB0137";
     public const string OutputWriteFailed = "LB0138";
 
+    // Build experience (0250-0269); raised by the SDK's targets and tasks, listed here so no code is reused.
+    public const string MSBuildTooOld = "LB0250";
+    public const string RegressionFromPrevious = "LB0251";
+    public const string PreviousVersionUnreadable = "LB0252";
+
     // Command line (0090-0099)
     public const string BadArgument = "LB0090";
     public const string InputFileInvalid = "LB0091";

@@ -19,6 +19,7 @@ public static class AdapterSettings
     public static readonly IReadOnlyList<Setting> All =
     [
         new("BaseModel", "base_model", Kind.Path),
+        new("BaseModelId", "base_model_id", Kind.Text),
         new("Dataset", "dataset", Kind.Path),
         new("EvalDataset", "eval_dataset", Kind.Path),
         new("Rank", "r", Kind.Integer),

@@ -71,7 +71,7 @@ public sealed class RestoreLoraAdaptersFromCache : Microsoft.Build.Utilities.Tas
         {
             var name = file[prefix.Length..];
             if (name.Contains('/') || name == PrepareLoraAdapters.StampFile) continue;
-            var target = name is "metrics.json" or "loss_curve.svg" ? Path.Combine(run, name) : Path.Combine(run, "adapter", name);
+            var target = name is "metrics.json" or "loss_curve.svg" or "loss_curve.png" ? Path.Combine(run, name) : Path.Combine(run, "adapter", name);
             using var source = package.GetStream(file);
             AtomicFile.Write(target, output => source.CopyTo(output));
         }

@@ -12,7 +12,10 @@ namespace LoraBuild.Tasks;
 /// </summary>
 public sealed class RunLoraWorker : ToolTask
 {
-    static readonly Regex Progress = new(@"^(step \d+/\d+|eval|base model eval|checkpoint:|resumed|done:|model:|train data|eval data|packing)", RegexOptions.Compiled);
+    /// <summary>Transient lines: the live status in the terminal logger.</summary>
+    static readonly Regex Status = new(@"^(step \d+/\d+|exact match:|eval loss:|evaluating|merging|loading)", RegexOptions.Compiled);
+    /// <summary>Lines worth keeping: printed by every logger.</summary>
+    static readonly Regex Result = new(@"^(eval|base model eval|checkpoint:|resumed|resume:|done:|model:|train data|eval data|packing|merged)", RegexOptions.Compiled);
 
     [Required] public ITaskItem Adapter { get; set; } = null!;
     [Required] public string WorkerPath { get; set; } = "";
@@ -49,7 +52,11 @@ public sealed class RunLoraWorker : ToolTask
         if (!string.IsNullOrEmpty(config)) args.AppendSwitchIfNotNull("--config ", Path.GetFullPath(config));
         args.AppendSwitchIfNotNull("--out ", run.TrimEnd(Path.DirectorySeparatorChar));
         args.AppendSwitchIfNotNull("--device ", Device);
+        args.AppendSwitchIfNotNull("--set ", $"adapter_name={Adapter.ItemSpec}");
         foreach (var (key, value) in AdapterSettings.WorkerSettings(Adapter)) args.AppendSwitchIfNotNull("--set ", $"{key}={value}");
+        // Errors in these settings (an unknown TrainingSettings key) then name the project file and the item's line.
+        var project = Adapter.GetMetadata("DefiningProjectFullPath");
+        if (!string.IsNullOrEmpty(project)) args.AppendSwitchIfNotNull("--set-origin ", $"{project}({AdapterSettings.ItemLine(project, "LoraAdapter", Adapter.ItemSpec)})");
         args.AppendSwitch("--resume");
         return args.ToString();
     }
@@ -69,7 +76,7 @@ public sealed class RunLoraWorker : ToolTask
         // The worker exits when this build process dies (kill -9 included), instead of training on as an orphan.
         environment.Add(ParentWatch.Variable + "=" + Environment.ProcessId);
         EnvironmentVariables = environment.ToArray();
-        Log.LogMessage(MessageImportance.High, "LoraAdapter '{0}': lorabuild {1} ...", Adapter.ItemSpec, Command);
+        BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), Command == "merge" ? "merging" : "training", $"LoraAdapter '{Adapter.ItemSpec}': lorabuild {Command} ...");
         return base.Execute() && !Log.HasLoggedErrors;
     }
 
@@ -96,10 +103,27 @@ public sealed class RunLoraWorker : ToolTask
         return false;
     }
 
+    static readonly Regex LiveNoise = new(@" (lr|epoch) \S+| \([^)]*\)", RegexOptions.Compiled);
+
+    /// <summary>
+    /// The live line's text: the terminal logger drops a status wider than the terminal (120 columns when it cannot tell),
+    /// so step lines keep step, loss, tokens/s and ETA, and any line is cut to fit.
+    /// </summary>
+    public static string LiveText(string line)
+    {
+        var text = LiveNoise.Replace(line, "");
+        return text.Length <= 72 ? text : text[..71] + "…";
+    }
+
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
-        if (Progress.IsMatch(singleLine))
-            Log.LogMessage(MessageImportance.High, "  {0}: {1}", Adapter.ItemSpec, singleLine);
+        if (Status.IsMatch(singleLine))
+        {
+            var phase = Command == "merge" ? "merging" : singleLine.StartsWith("step ", StringComparison.Ordinal) ? "training" : "evaluating";
+            BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), phase, $"{Adapter.ItemSpec}: {singleLine}", $"{Adapter.ItemSpec}: {LiveText(singleLine)}");
+        }
+        else if (Result.IsMatch(singleLine))
+            BuildProgress.Line(BuildEngine, nameof(RunLoraWorker), $"  {Adapter.ItemSpec}: {singleLine}");
         else
             base.LogEventsFromTextOutput(singleLine, messageImportance);
     }

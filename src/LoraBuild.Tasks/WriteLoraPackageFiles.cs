@@ -20,12 +20,17 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
     [Required] public string PackageVersion { get; set; } = "";
     [Required] public string ReadmeFile { get; set; } = "";
     [Required] public string PropsFile { get; set; } = "";
+    /// <summary>PackageLicenseExpression; the card's license (Hugging Face's "other" when empty).</summary>
+    public string? License { get; set; }
+    /// <summary>An absolute https URL under which the package's lora/ folder is published (nuget.org shows no relative image).</summary>
+    public string? ImageBaseUrl { get; set; }
 
     public override bool Execute()
     {
         // Pack only what the stamp says was built for these inputs (LB0160 otherwise).
         if (Adapters.Select(a => BuildStamp.CheckPackable(a, Log)).ToList().Contains(false)) return false;
         var card = new StringBuilder();
+        card.Append(FrontMatter());
         card.AppendLine($"# {PackageId} {PackageVersion}").AppendLine();
         card.AppendLine("LoRA adapters built with LoraBuild, in PEFT format (`adapter_config.json` + `adapter_model.safetensors`).").AppendLine();
         var props = new StringBuilder();
@@ -45,7 +50,7 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
             var inv = CultureInfo.InvariantCulture;
             card.AppendLine($"## Adapter `{name}`").AppendLine();
             card.AppendLine("| | |").AppendLine("|---|---|");
-            card.AppendLine($"| base model | `{Path.GetFileName(adapter.GetMetadata("BaseModel").TrimEnd('/', '\\'))}` |");
+            card.AppendLine($"| base model | `{BaseModelId(adapter)}` |");
             card.AppendLine($"| base model sha256 | `{baseSha}` |");
             card.AppendLine($"| dataset sha256 | `{Sha(adapter.GetMetadata("Dataset"))}` |");
             if (!string.IsNullOrEmpty(adapter.GetMetadata("EvalDataset"))) card.AppendLine($"| eval dataset sha256 | `{Sha(adapter.GetMetadata("EvalDataset"))}` |");
@@ -62,7 +67,7 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
                 foreach (var metric in new[] { "eval_loss", "perplexity", "token_accuracy", "exact_match" })
                     card.AppendLine($"| {metric} | {Format(eval, metric)} | {Format(b, metric)} |");
             }
-            card.AppendLine().AppendLine($"![training loss](lora/{name}/loss_curve.svg)").AppendLine();
+            card.AppendLine().Append(LossSection(name, m));
 
             props.AppendLine($"    <LoraAdapterReference Include=\"{SecurityElement.Escape(name)}\" Path=\"$(MSBuildThisFileDirectory)../lora/{SecurityElement.Escape(name)}/\" " +
                              $"PackageId=\"{SecurityElement.Escape(PackageId)}\" PackageVersion=\"{SecurityElement.Escape(PackageVersion)}\" BaseModelSha256=\"{baseSha}\" />");
@@ -76,6 +81,69 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
         AtomicFile.WriteAllText(ReadmeFile, card.ToString());
         AtomicFile.WriteAllText(PropsFile, props.ToString());
         return true;
+    }
+
+    /// <summary>Hugging Face model-card metadata: a PEFT adapter of its base model(s), tags, license.</summary>
+    string FrontMatter()
+    {
+        var bases = Adapters.Select(BaseModelId).Distinct(StringComparer.Ordinal).ToList();
+        var tags = new List<string> { "lora", "peft", "lorabuild" };
+        foreach (var adapter in Adapters)
+        {
+            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), "adapter", "lorabuild.json")));
+            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), "adapter", "adapter_config.json")));
+            if (manifest.RootElement.GetProperty("quantization").GetString() == "nf4") tags.Add("qlora");
+            if (config.RootElement.TryGetProperty("use_dora", out var dora) && dora.ValueKind == JsonValueKind.True) tags.Add("dora");
+        }
+        var yaml = new StringBuilder().AppendLine("---").AppendLine("library_name: peft");
+        if (bases.Count == 1) yaml.AppendLine($"base_model: {Quote(bases[0])}");
+        else { yaml.AppendLine("base_model:"); foreach (var b in bases) yaml.AppendLine($"- {Quote(b)}"); }
+        yaml.AppendLine("tags:");
+        foreach (var tag in tags.Distinct()) yaml.AppendLine($"- {tag}");
+        yaml.AppendLine($"license: {Quote(string.IsNullOrWhiteSpace(License) ? "other" : License!.Trim().ToLowerInvariant())}");
+        return yaml.AppendLine("---").AppendLine().ToString();
+    }
+
+    /// <summary>The base model as adapter_config.json names it (a portable id), else BaseModelId, else the folder's name.</summary>
+    static string BaseModelId(ITaskItem adapter)
+    {
+        try
+        {
+            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), "adapter", "adapter_config.json")));
+            if (config.RootElement.TryGetProperty("base_model_name_or_path", out var id) && id.GetString() is { Length: > 0 } text && !Path.IsPathRooted(text)) return text;
+        }
+        catch (Exception e) when (e is IOException or JsonException) { }
+        var given = adapter.GetMetadata("BaseModelId");
+        return !string.IsNullOrEmpty(given) ? given : Path.GetFileName(adapter.GetMetadata("BaseModel").TrimEnd('/', '\\'));
+    }
+
+    static string Quote(string text) => "'" + text.Replace("'", "''") + "'";
+
+    /// <summary>
+    /// The loss curve: an image only where it can render (an absolute URL: nuget.org shows no relative image and only
+    /// images from its trusted hosts), and always a small table of the curve, which every page shows.
+    /// </summary>
+    string LossSection(string name, JsonElement metrics)
+    {
+        var section = new StringBuilder("### Loss\n\n");
+        if (!string.IsNullOrWhiteSpace(ImageBaseUrl))
+            section.AppendLine($"![{name}: loss curve]({ImageBaseUrl!.TrimEnd('/')}/lora/{name}/loss_curve.png)").AppendLine();
+        var inv = CultureInfo.InvariantCulture;
+        var curve = metrics.TryGetProperty("loss_curve", out var c) && c.ValueKind == JsonValueKind.Array
+            ? c.EnumerateArray().Select(p => (Step: p.GetProperty("step").GetInt64(), Loss: p.GetProperty("loss").GetDouble())).ToList() : [];
+        var evals = metrics.TryGetProperty("eval_curve", out var e) && e.ValueKind == JsonValueKind.Array
+            ? e.EnumerateArray().ToDictionary(p => p.GetProperty("step").GetInt64(), p => p.GetProperty("eval_loss").GetDouble()) : [];
+        if (curve.Count > 0)
+        {
+            section.AppendLine("| step | training loss | eval loss |").AppendLine("|---|---|---|");
+            var picks = Enumerable.Range(0, 9).Select(i => curve[(int)Math.Round(i * (curve.Count - 1) / 8.0)]).Distinct().ToList();
+            foreach (var (step, loss) in picks)
+                section.AppendLine(string.Create(inv, $"| {step} | {loss:0.####} | {(evals.TryGetValue(step, out var ev) ? ev.ToString("0.####", inv) : "")} |"));
+            section.AppendLine();
+        }
+        section.AppendLine($"The plot is in the package: `lora/{name}/loss_curve.png` and `lora/{name}/loss_curve.svg`" +
+                           (string.IsNullOrWhiteSpace(ImageBaseUrl) ? " (set `LoraBuildCardImageBaseUrl` to show it here)." : ".")).AppendLine();
+        return section.ToString();
     }
 
     static string Sha(string path) => string.IsNullOrEmpty(path) ? "" : FileHashes.Sha256(path);

@@ -20,6 +20,23 @@ namespace LoraBuild.Training;
 /// <summary>One point of the loss curve.</summary>
 public sealed record LossPoint(long Step, double Loss, double LearningRate, double TokensPerSecond);
 
+/// <summary>An evaluation loss measured during or at the end of training.</summary>
+public sealed record EvalPoint(long Step, double Loss);
+
+/// <summary>Draws the loss curve into the run folder (the worker's plots SVG and PNG; the default, a small SVG).</summary>
+public interface ILossChart
+{
+    /// <summary>Writes its files atomically into <paramref name="outputDirectory"/>.</summary>
+    void Write(string outputDirectory, string title, IReadOnlyList<LossPoint> train, IReadOnlyList<EvalPoint> eval);
+}
+
+/// <summary>The dependency-free default: loss_curve.svg.</summary>
+public sealed class SvgLossChart : ILossChart
+{
+    public void Write(string outputDirectory, string title, IReadOnlyList<LossPoint> train, IReadOnlyList<EvalPoint> eval) =>
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, Trainer.LossCurveFile), LossCurve.Svg(train, title));
+}
+
 /// <summary>What a finished run produced.</summary>
 public sealed record TrainingResult(string OutputDirectory, string Fingerprint, long Steps, double FinalLoss, IReadOnlyList<LossPoint> Curve,
     EvalMetrics? Eval, EvalMetrics? BaseEval, long TrainableParameters, long TotalParameters, double TokensPerSecond, long PeakMemoryBytes, double Seconds);
@@ -44,11 +61,13 @@ public sealed class Trainer
 
     readonly TrainingConfig config;
     readonly Action<string> log;
+    readonly ILossChart chart;
 
-    public Trainer(TrainingConfig config, Action<string> log)
+    public Trainer(TrainingConfig config, Action<string> log, ILossChart? chart = null)
     {
         this.config = config;
         this.log = log;
+        this.chart = chart ?? new SvgLossChart();
     }
 
     /// <summary>A run's encoded data and what evaluation needs from the tokenizer.</summary>
@@ -56,13 +75,14 @@ public sealed class Trainer
         IReadOnlyList<RawExample>? EvalRaw, IReadOnlyList<TokenizedExample>? EvalEncoded, IReadOnlySet<int> StopIds, int PadId);
 
     /// <summary>What the step loop produced.</summary>
-    sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds);
+    sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds, List<EvalPoint> EvalCurve);
 
     bool Full => config.Method == "full";
 
     public TrainingResult Run(bool resume, CancellationToken cancellation = default)
     {
         config.Validate("training configuration");
+        foreach (var note in config.Notes) log(note);
         var clock = Stopwatch.StartNew();
         var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
         if (Full && dtype != ScalarType.Float32)
@@ -118,8 +138,9 @@ public sealed class Trainer
 
         var result = new TrainingResult(output, fingerprint, steps.TotalSteps, steps.LastLoss, steps.Curve, eval, baseEval, trainableCount, totalCount,
             steps.Tokens / Math.Max(1e-9, steps.Seconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds);
-        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result));
-        AtomicFile.WriteAllText(Path.Combine(output, LossCurveFile), LossCurve.Svg(steps.Curve, Full ? "full fine-tuning" : Path.GetFileName(output)));
+        if (eval is not null) steps.EvalCurve.Add(new EvalPoint(steps.TotalSteps, eval.EvalLoss));
+        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result, steps.EvalCurve));
+        chart.Write(output, config.AdapterName ?? (Full ? "full fine-tuning" : Path.GetFileName(output)), steps.Curve, steps.EvalCurve);
         // run.json last: its presence marks the output complete.
         AtomicFile.WriteAllText(Path.Combine(output, RunFile), JsonSerializer.Serialize(new
         {
@@ -138,7 +159,10 @@ public sealed class Trainer
         var tokenizer = HfTokenizer.Load(config.BaseModel!);
         var chat = ChatTemplate.Resolve(config.ChatTemplate, config.BaseModel!, config.Dataset!);
         var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen);
-        var (train, trainReport) = encoder.EncodeAll(JsonlDataset.Read(config.Dataset!));
+        var trainRaw = JsonlDataset.Read(config.Dataset!);
+        IReadOnlyList<RawExample>? heldOut = null;
+        if (config.ValSetSize > 0) (trainRaw, heldOut) = HoldOut(trainRaw);
+        var (train, trainReport) = encoder.EncodeAll(trainRaw);
         Report("train", trainReport);
         if (trainReport.TrainableTokens == 0)
             throw new LoraBuildException(ErrorCodes.NothingToLearn,
@@ -151,9 +175,9 @@ public sealed class Trainer
         }
         IReadOnlyList<RawExample>? evalRaw = null;
         IReadOnlyList<TokenizedExample>? evalEncoded = null;
-        if (config.EvalDataset is { } evalPath)
+        if (config.EvalDataset is { } || heldOut is not null)
         {
-            evalRaw = JsonlDataset.Read(evalPath);
+            evalRaw = heldOut ?? JsonlDataset.Read(config.EvalDataset!);
             (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
             Report("eval", evalReport);
         }
@@ -171,6 +195,23 @@ public sealed class Trainer
         var checkpoint = 3 * trainableBytes;
         var kept = config.SaveSteps > 0 ? (Math.Max(0, config.SaveTotalLimit) + 1) * checkpoint : 0;
         return (long)((kept + trainableBytes) * 1.1);
+    }
+
+    /// <summary>
+    /// val_set_size (Axolotl, datasets' train_test_split): a seeded random share (below 1) or count of the training examples
+    /// becomes the evaluation set; the rest keep their order.
+    /// </summary>
+    (IReadOnlyList<RawExample> Train, IReadOnlyList<RawExample> Eval) HoldOut(IReadOnlyList<RawExample> all)
+    {
+        var count = config.ValSetSize < 1 ? (int)Math.Round(all.Count * config.ValSetSize) : (int)config.ValSetSize;
+        if (count < 1 || count >= all.Count)
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
+                $"val_set_size {config.ValSetSize.ToString(CultureInfo.InvariantCulture)} holds out {count} of {all.Count} examples; at least one must be held out and one left to train on.", config.Dataset);
+        var order = Enumerable.Range(0, all.Count).ToArray();
+        new Random(config.Seed).Shuffle(order);
+        var held = order.Take(count).ToHashSet();
+        log($"val_set_size: {count} of {all.Count} training examples held out for evaluation (seed {config.Seed})");
+        return (all.Where((_, i) => !held.Contains(i)).ToList(), order.Take(count).Order().Select(i => all[i]).ToList());
     }
 
     /// <summary>Quantises the base and adds the adapter (or, for full fine-tuning, unfreezes every weight); returns what trains.</summary>
@@ -198,6 +239,7 @@ public sealed class Trainer
         var plan = new BatchPlan(data.Train.Count, config.MicroBatchSize, config.GradientAccumulationSteps, config.Seed);
         long totalSteps = config.MaxSteps > 0 ? config.MaxSteps : (long)Math.Ceiling(config.NumEpochs * plan.StepsPerEpoch);
         var curve = new List<LossPoint>();
+        var evalCurve = new List<EvalPoint>();
         long startStep = 0;
         if (resume && checkpoints.Newest(fingerprint) is { } checkpoint)
         {
@@ -258,9 +300,10 @@ public sealed class Trainer
             {
                 var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
                 log(string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
+                evalCurve.Add(new EvalPoint(done, quick.EvalLoss));
             }
         }
-        return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds);
+        return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve);
     }
 
     /// <summary>
@@ -289,10 +332,13 @@ public sealed class Trainer
     {
         if (data.EvalEncoded is null) return (null, null);
         var cases = Evaluator.Cases(data.EvalRaw!, data.EvalEncoded, data.Tokenizer, config.SequenceLen);
+        var what = $"{data.EvalEncoded.Count} examples (loss, token accuracy), {cases.Count} generations of up to {config.EvalMaxNewTokens} tokens (exact match)";
+        log($"evaluating the {(Full ? "model" : "adapter")}: {what}");
         var eval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
         LogEval("eval", eval);
         if (Full) return (eval, null);
         LoraModel.SetActiveAdapters(model);
+        log($"evaluating the base model: {what}");
         var baseEval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
         LoraModel.SetActiveAdapters(model, AdapterName);
         LogEval("base model eval", baseEval);
@@ -328,7 +374,7 @@ public sealed class Trainer
                 $"{name}: loss {m.EvalLoss:0.0000} perplexity {m.Perplexity:0.00} token accuracy {m.TokenAccuracy:0.000}") +
             (m.ExactMatch is { } em ? string.Create(CultureInfo.InvariantCulture, $" exact match {em:0.000} ({m.ExactMatchExamples} examples)") : ""));
 
-    static string MetricsJson(TrainingResult r)
+    static string MetricsJson(TrainingResult r, IReadOnlyList<EvalPoint> evalCurve)
     {
         var metrics = new Dictionary<string, object?>
         {
@@ -344,6 +390,7 @@ public sealed class Trainer
             ["eval"] = r.Eval?.ToJson(),
             ["base_eval"] = r.BaseEval?.ToJson(),
             ["loss_curve"] = r.Curve.Select(p => new { step = p.Step, loss = p.Loss, lr = p.LearningRate, tokens_per_second = p.TokensPerSecond }),
+            ["eval_curve"] = evalCurve.Select(p => new { step = p.Step, eval_loss = p.Loss }),
         };
         return JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
     }

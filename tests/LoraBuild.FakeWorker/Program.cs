@@ -29,12 +29,24 @@ switch (args.FirstOrDefault())
         }
         var adapter = Path.Combine(output, "adapter");
         Directory.CreateDirectory(adapter);
+        // A delay per step lets a terminal-logger test see the live status line being drawn.
+        var stepDelay = int.TryParse(Environment.GetEnvironmentVariable("FAKE_WORKER_STEP_DELAY_MS"), out var ms) ? ms : 0;
         Console.WriteLine("step 1/2 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.50 eta 00:00:01");
+        Thread.Sleep(stepDelay);
         Console.WriteLine("step 2/2 loss 1.0000 lr 0.00e+00 tokens/s 100 epoch 1.00 eta 00:00:00");
+        Thread.Sleep(stepDelay);
+        if (settings.ContainsKey("eval_dataset"))
+        {
+            Console.WriteLine("evaluating the adapter: 4 examples (loss, token accuracy), 4 generations of up to 64 tokens (exact match)");
+            Thread.Sleep(stepDelay);
+            Console.WriteLine("exact match: 4/4 generated, 4 correct");
+            Console.WriteLine("eval: loss 0.5000 perplexity 1.65 token accuracy 0.900 exact match 0.950 (4 examples)");
+        }
         File.WriteAllText(Path.Combine(adapter, "adapter_config.json"), JsonSerializer.Serialize(new
         {
             r = int.Parse(settings.GetValueOrDefault("r", "8")), lora_alpha = 16, lora_dropout = 0.0, use_dora = settings.GetValueOrDefault("use_dora") == "true",
             target_modules = new[] { "q_proj", "v_proj" }, peft_type = "LORA",
+            base_model_name_or_path = settings.GetValueOrDefault("base_model_id") ?? Path.GetFileName(settings.GetValueOrDefault("base_model", "")),
         }));
         File.WriteAllBytes(Path.Combine(adapter, "adapter_model.safetensors"), [8, 0, 0, 0, 0, 0, 0, 0, (byte)'{', (byte)'}', 32, 32, 32, 32, 32, 32]);
         File.WriteAllText(Path.Combine(adapter, "lorabuild.json"), JsonSerializer.Serialize(new { quantization = settings.GetValueOrDefault("quantization", "none"), double_quant = true, base_model_sha256 = "fakebasehash", fingerprint = "fake", worker_version = "fake" }));
@@ -46,8 +58,11 @@ switch (args.FirstOrDefault())
         File.WriteAllText(Path.Combine(output, "metrics.json"), JsonSerializer.Serialize(new
         {
             steps = 2, final_train_loss = 1.0, trainable_parameters = 1024, trainable_percent = 1.5, eval, base_eval = baseEval,
+            loss_curve = new[] { new { step = 1, loss = 2.0 }, new { step = 2, loss = 1.0 } },
+            eval_curve = eval is null ? [] : new[] { new { step = 2, eval_loss = Env("FAKE_WORKER_EVAL_LOSS", 0.5) } },
         }));
         File.WriteAllText(Path.Combine(output, "loss_curve.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n");
+        File.WriteAllBytes(Path.Combine(output, "loss_curve.png"), [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
         File.WriteAllText(Path.Combine(output, "run.json"), "{}");
         Console.WriteLine($"done: 2 steps, output {output}");
         return 0;

@@ -126,6 +126,7 @@ public class TargetLogicTests
             "lora/speller/adapter_model.safetensors",
             "lora/speller/lorabuild.fingerprint",
             "lora/speller/lorabuild.json",
+            "lora/speller/loss_curve.png",
             "lora/speller/loss_curve.svg",
             "lora/speller/metrics.json",
         ], files);
@@ -134,7 +135,11 @@ public class TargetLogicTests
         Assert.Contains("## Adapter `speller`", card);
         Assert.Contains("| base model sha256 | `fakebasehash` |", card);
         Assert.Contains("| exact_match | 0.95 | 0 |", card);
-        Assert.Contains("![training loss](lora/speller/loss_curve.svg)", card);
+        // nuget.org shows no relative image: without LoraBuildCardImageBaseUrl the card has the curve as a table.
+        Assert.DoesNotContain("![", card);
+        Assert.Contains("| step | training loss | eval loss |", card);
+        Assert.Contains("| 2 | 1 |", card);
+        Assert.Contains("`lora/speller/loss_curve.png`", card);
         var props = Read("buildTransitive/Contoso.Adapters.props");
         Assert.Contains("<LoraAdapterReference Include=\"speller\"", props);
         Assert.Contains("BaseModelSha256=\"fakebasehash\"", props);

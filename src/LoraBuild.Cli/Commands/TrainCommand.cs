@@ -24,9 +24,10 @@ public static class TrainCommand
         var method = new Option<string?>("--method") { Description = "lora | full" };
         var device = new Option<string?>("--device") { Description = "auto | cpu | cuda" };
         var set = new Option<string[]>("--set") { Description = "Any key: --set key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var setOrigin = new Option<string?>("--set-origin") { Description = "Where the --set values were written, as FILE(LINE) (the SDK passes the project line of the item), for error locations." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint whose fingerprint matches." };
         var command = new Command("train", "Fine-tune a LoRA / DoRA / QLoRA / QDoRA adapter (or all weights) from JSONL data.")
-            { config, model, dataset, evalDataset, output, rank, alpha, quantization, dora, steps, lr, seed, method, device, set, resume };
+            { config, model, dataset, evalDataset, output, rank, alpha, quantization, dora, steps, lr, seed, method, device, set, setOrigin, resume };
         command.SetAction(parse =>
         {
             var settings = new TrainingConfig();
@@ -55,16 +56,31 @@ public static class TrainCommand
             Flag("seed", parse.GetValue(seed));
             Flag("method", parse.GetValue(method));
             Flag("device", parse.GetValue(device));
+            var (origin, originLine) = Origin(parse.GetValue(setOrigin));
+            var sets = new List<(string, TrainingConfig.Value)>();
             foreach (var pair in parse.GetValue(set) ?? [])
             {
                 var equals = pair.IndexOf('=');
-                if (equals <= 0) throw new Diagnostics.LoraBuildException(Diagnostics.ErrorCodes.BadArgument, $"--set expects key=value, got '{pair}'.");
-                Flag(pair[..equals], pair[(equals + 1)..]);
+                if (equals <= 0) throw new Diagnostics.LoraBuildException(Diagnostics.ErrorCodes.BadArgument, $"--set expects key=value, got '{pair}'.", origin == "command line" ? null : origin, originLine);
+                var key = pair[..equals];
+                var text = pair[(equals + 1)..];
+                sets.Add((key, new TrainingConfig.Value(PathKeys.Contains(key) && text.Length > 0 ? Path.GetFullPath(text) : text, null, null, origin, originLine)));
             }
-            new Trainer(settings, Console.WriteLine).Run(parse.GetValue(resume));
+            // Every bad --set at once, located at the project line the SDK names.
+            settings.ApplyAll(sets);
+            new Trainer(settings, Console.WriteLine, new Charts.LossChart()).Run(parse.GetValue(resume));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>"Adapters.csproj(12)" -> (file, 12); none -> "command line".</summary>
+    static (string Source, int Line) Origin(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return ("command line", 0);
+        var open = text.LastIndexOf('(');
+        return open > 0 && text.EndsWith(')') && int.TryParse(text[(open + 1)..^1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var line)
+            ? (text[..open], line) : (text, 0);
     }
 
     static readonly string[] PathKeys = ["base_model", "dataset", "eval_dataset", "output_dir"];

@@ -42,8 +42,12 @@ public static class Evaluator
             double lossSum = 0;
             long predicted = 0, correct = 0;
             var padId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var batches = (examples.Count + batchSize - 1) / Math.Max(1, batchSize);
             for (var start = 0; start < examples.Count; start += batchSize)
             {
+                if (start / batchSize % Math.Max(1, batches / 10) == 0)
+                    progress?.Invoke($"eval loss: {start}/{examples.Count} examples{Eta(clock, start, examples.Count)}");
                 using var scope = NewDisposeScope();
                 var slice = examples.Skip(start).Take(batchSize).ToList();
                 using var batch = BatchPlan.Collate(slice, padId, model.Device);
@@ -62,11 +66,14 @@ public static class Evaluator
             if (cases.Count > 0)
             {
                 var hits = 0;
+                clock.Restart();
+                var every = Math.Clamp(cases.Count / 20, 1, 25);
                 for (var i = 0; i < cases.Count; i++)
                 {
                     var generated = TextGenerator.Generate(model, cases[i].PromptIds, stopIds, new GenerationOptions(maxNewTokens));
                     if (Normalize(tokenizer.Decode(generated)) == Normalize(cases[i].Expected)) hits++;
-                    if ((i + 1) % 25 == 0) progress?.Invoke($"exact match: {i + 1}/{cases.Count} generated");
+                    if ((i + 1) % every == 0 || i + 1 == cases.Count)
+                        progress?.Invoke($"exact match: {i + 1}/{cases.Count} generated, {hits} correct{Eta(clock, i + 1, cases.Count)}");
                 }
                 exactMatch = hits / (double)cases.Count;
             }
@@ -80,6 +87,9 @@ public static class Evaluator
     }
 
     static string Normalize(string text) => text.Trim();
+
+    static string Eta(System.Diagnostics.Stopwatch clock, int done, int total) =>
+        done == 0 || done >= total ? "" : $", eta {TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / done * (total - done)):hh\\:mm\\:ss}";
 
     /// <summary>
     /// Exact-match cases from encoded examples: the prompt is everything before the final run of learned tokens, exactly
