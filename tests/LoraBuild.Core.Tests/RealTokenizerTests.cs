@@ -13,7 +13,7 @@ namespace LoraBuild.Tests;
 /// </summary>
 public class RealTokenizerTests
 {
-    public static readonly string[] Models = ["llama2", "llama3.1", "qwen3", "gemma3", "gpt35turbo", "gpt4o", "deepseek-v3", "phi3-style", "metaspace-style"];
+    public static readonly string[] Models = ["mistral-v0.1", "llama3.1", "qwen3", "gemma3", "gpt35turbo", "gpt4o", "deepseek-v3", "phi3-style", "metaspace-style"];
 
     static readonly ConcurrentDictionary<string, HfTokenizer> Tokenizers = new();
     static readonly ConcurrentDictionary<string, List<GoldenCase>> Goldens = new();
@@ -104,7 +104,7 @@ public class RealTokenizerTests
     [InlineData("llama3.1", new[] { 128000 }, 128009)]
     [InlineData("qwen3", new int[0], 151645)]
     [InlineData("gemma3", new[] { 2 }, 106)]
-    [InlineData("llama2", new[] { 1 }, 2)]
+    [InlineData("mistral-v0.1", new[] { 1 }, 2)]
     public void Text_and_prompt_examples_get_the_tokenizers_own_special_tokens_then_a_learned_eos(string model, int[] prefix, int eos)
     {
         var tokenizer = Tokenizer(model);
