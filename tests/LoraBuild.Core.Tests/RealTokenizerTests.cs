@@ -14,7 +14,7 @@ namespace LoraBuild.Tests;
 /// </summary>
 public class RealTokenizerTests
 {
-    public static readonly string[] Models = ["llama2", "llama3.1", "qwen3", "gemma3", "gpt35turbo", "gpt4o", "deepseek-v3", "phi3-style"];
+    public static readonly string[] Models = ["mistral-v0.1", "llama3.1", "qwen3", "gemma3", "gpt35turbo", "gpt4o", "deepseek-v3", "phi3-style", "metaspace-style"];
 
     static readonly ConcurrentDictionary<string, HfTokenizer> Tokenizers = new();
     static readonly ConcurrentDictionary<string, List<GoldenCase>> Goldens = new();
@@ -68,6 +68,22 @@ public class RealTokenizerTests
         Assert.True(failures.Count == 0, $"{model}: {failures.Count} mismatches\n" + string.Join("\n", failures.Take(15)));
     }
 
+    /// <summary>
+    /// The Metaspace decoder of tokenizers (metaspace.rs) drops every "▁" of the first token; transformers.js turns them
+    /// into spaces and drops one leading space. They differ when the first token holds more than a leading "▁" (text
+    /// that starts with several spaces); the expectation then renders that token as tokenizers does.
+    /// </summary>
+    static string MetaspaceFirstTokenAsTokenizers(string model, HfTokenizer tokenizer, GoldenCase c)
+    {
+        if (model != "metaspace-style") return c.DecodedSkip;
+        var first = c.IdsSpecial.Where(id => !tokenizer.IsSpecial(id)).Select(id => tokenizer.Pipeline.IdToToken(id)).FirstOrDefault();
+        if (first is null) return c.DecodedSkip;
+        var javascript = first.Replace('▁', ' ');
+        if (javascript.StartsWith(' ')) javascript = javascript[1..];
+        Assert.True(c.DecodedSkip.StartsWith(javascript, StringComparison.Ordinal), $"transformers.js decode does not start with its first token: {c.DecodedSkip}");
+        return first.Replace("▁", "") + c.DecodedSkip[javascript.Length..];
+    }
+
     [Theory]
     [MemberData(nameof(ModelData))]
     public void Decode_equals_transformers_js_with_and_without_skip_special_tokens(string model)
@@ -79,7 +95,8 @@ public class RealTokenizerTests
             var decoded = tokenizer.Decode(c.IdsSpecial, skipSpecialTokens: false);
             if (decoded != c.Decoded) failures.Add($"keep: expected {JsonSerializer.Serialize(c.Decoded)} got {JsonSerializer.Serialize(decoded)}");
             var skipped = tokenizer.Decode(c.IdsSpecial, skipSpecialTokens: true);
-            if (skipped != c.DecodedSkip) failures.Add($"skip: expected {JsonSerializer.Serialize(c.DecodedSkip)} got {JsonSerializer.Serialize(skipped)}");
+            var expectedSkipped = MetaspaceFirstTokenAsTokenizers(model, tokenizer, c);
+            if (skipped != expectedSkipped) failures.Add($"skip: expected {JsonSerializer.Serialize(expectedSkipped)} got {JsonSerializer.Serialize(skipped)}");
         }
         Assert.True(failures.Count == 0, $"{model}: {failures.Count} mismatches\n" + string.Join("\n", failures.Take(15).Select(f => f.Length > 400 ? f[..400] : f)));
     }
@@ -88,7 +105,7 @@ public class RealTokenizerTests
     [InlineData("llama3.1", new[] { 128000 }, 128009)]
     [InlineData("qwen3", new int[0], 151645)]
     [InlineData("gemma3", new[] { 2 }, 106)]
-    [InlineData("llama2", new[] { 1 }, 2)]
+    [InlineData("mistral-v0.1", new[] { 1 }, 2)]
     public void Text_and_prompt_examples_get_the_tokenizers_own_special_tokens_then_a_learned_eos(string model, int[] prefix, int eos)
     {
         var tokenizer = Tokenizer(model);

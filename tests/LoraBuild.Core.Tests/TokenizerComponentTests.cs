@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using LoraBuild.Diagnostics;
 using LoraBuild.Tokenization;
 using LoraBuild.Tokenization.Decoders;
+using LoraBuild.Tokenization.Normalizers;
 using LoraBuild.Tokenization.PreTokenizers;
 
 namespace LoraBuild.Tests;
@@ -193,5 +194,29 @@ public class TokenizerComponentTests
         Assert.Equal([128000], t.PrefixSpecialIds);
         Assert.Empty(t.SuffixSpecialIds);
         Assert.True(t.Config.CleanUpTokenizationSpaces);
+    }
+
+    [Fact]
+    public void Normalizers_compose_in_order()
+    {
+        var normalizer = new SequenceNormalizer([
+            new UnicodeNormalizer(System.Text.NormalizationForm.FormKC), new LowercaseNormalizer(), new StripNormalizer(true, true),
+            new PrependNormalizer("▁"), new ReplaceNormalizer(new Regex(" +"), "▁")]);
+        // NFKC unfolds the ligature ﬁ and the full-width Ａ; then lowercase, strip, prepend, spaces to "▁".
+        Assert.Equal("▁fi▁abc▁a", normalizer.Normalize("  ﬁ ABC   Ａ  "));
+        Assert.Equal("", new PrependNormalizer("▁").Normalize(""));
+        Assert.Equal("e\u0301", new UnicodeNormalizer(System.Text.NormalizationForm.FormD).Normalize("\u00e9"));
+        Assert.Equal("\u00e9", new UnicodeNormalizer(System.Text.NormalizationForm.FormC).Normalize("e\u0301"));
+    }
+
+    [Fact]
+    public void Malformed_files_are_LB0072()
+    {
+        var merges = Assert.Throws<LoraBuildException>(() => Tiny("", """["a q"]"""));
+        Assert.Equal(ErrorCodes.TokenizerInvalid, merges.Code);
+        Assert.Contains("model.merges", merges.Message);
+        var config = Assert.Throws<LoraBuildException>(() => Tiny("", "[]", config: """{"bos_token": 5}"""));
+        Assert.Equal(ErrorCodes.TokenizerInvalid, config.Code);
+        Assert.Contains("bos_token", config.Message);
     }
 }

@@ -5,8 +5,9 @@ namespace LoraBuild.Tokenization.PreTokenizers;
 /// <summary>Splits on punctuation (ASCII punctuation and the Unicode P categories).</summary>
 public sealed class PunctuationPreTokenizer(SplitBehavior behavior) : PreTokenizer
 {
+    // Rust's char::is_ascii_punctuation (printable ASCII that is not a letter or digit) or char::is_punctuation.
     static bool IsPunctuation(string s, int i) =>
-        (s[i] < 128 && char.IsAsciiLetterOrDigit(s[i]) == false && s[i] > ' ' && s[i] < 127) ||
+        (s[i] > ' ' && s[i] < 127 && !char.IsAsciiLetterOrDigit(s[i])) ||
         char.GetUnicodeCategory(s, i) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation or UnicodeCategory.OpenPunctuation
             or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
 
