@@ -64,14 +64,18 @@ public static class ModelLoader
                 throw new LoraBuildException(ErrorCodes.TensorShapeMismatch,
                     $"Tensor '{key}' has shape [{string.Join(", ", info.Shape)}] but config.json implies [{string.Join(", ", parameter.shape)}].",
                     checkpoint.Directory);
-            using (var value = checkpoint.Read(name))
-            using (no_grad()) parameter.copy_(value);
             if (quantizeAfterLoad.TryGetValue(key, out var layer))
             {
+                // The weight as the dense parameter would hold it (its dtype and device), quantised from there.
+                using var value = checkpoint.Read(name, parameter.dtype);
+                using var placed = value.to(parameter.device);
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                layer.QuantizeNf4(nf4!.DoubleQuantization);
+                layer.QuantizeNf4From(placed, nf4!.DoubleQuantization);
                 nf4.QuantizationTime += clock.Elapsed;
+                continue;
             }
+            using (var value = checkpoint.Read(name))
+            using (no_grad()) parameter.copy_(value);
         }
     }
 
