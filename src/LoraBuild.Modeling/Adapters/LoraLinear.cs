@@ -53,6 +53,19 @@ public sealed class LoraLinear : nn.Module
         using (no_grad()) weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
     }
 
+    /// <summary>
+    /// Stores <paramref name="dense"/> (this layer's weight, read from a checkpoint) as NF4 without ever writing it into
+    /// the dense parameter, whose storage is released untouched: loading a QLoRA base leaves no dense pages behind.
+    /// </summary>
+    public void QuantizeNf4From(Tensor dense, bool doubleQuantization)
+    {
+        if (!dense.shape.SequenceEqual(weight.shape))
+            throw new ArgumentException($"Weight of shape [{string.Join(", ", dense.shape)}] for a [{string.Join(", ", weight.shape)}] layer.", nameof(dense));
+        quantized?.Dispose();
+        quantized = Nf4Tensor.Quantize(dense, doubleQuantization);
+        using (no_grad()) weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
+    }
+
     /// <summary>Back to a dense weight holding dequant(NF4(W)) (the values training saw).</summary>
     public void Dequantize()
     {

@@ -69,14 +69,18 @@ public static class ModelLoader
                 throw new LoraBuildException(ErrorCodes.SafeTensorsDTypeMismatch,
                     $"Tensor '{key}' is stored as {info.DType}; model weights are floating point (F32, F16, BF16, F64). Refusing to cast integers into weights.",
                     checkpoint.Directory);
-            using (var value = checkpoint.Read(name))
-            using (no_grad()) parameter.copy_(value);
             if (quantizeAfterLoad.TryGetValue(key, out var layer))
             {
+                // The weight as the dense parameter would hold it (its dtype and device), quantised from there.
+                using var value = checkpoint.Read(name, parameter.dtype);
+                using var placed = value.to(parameter.device);
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                layer.QuantizeNf4(nf4!.DoubleQuantization);
+                layer.QuantizeNf4From(placed, nf4!.DoubleQuantization);
                 nf4.QuantizationTime += clock.Elapsed;
+                continue;
             }
+            using (var value = checkpoint.Read(name))
+            using (no_grad()) parameter.copy_(value);
         }
     }
 
