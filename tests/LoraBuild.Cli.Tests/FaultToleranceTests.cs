@@ -209,14 +209,14 @@ public class RealDiskFullTests(Xunit.Abstractions.ITestOutputHelper log) : IDisp
     {
         if (!Mount("64m")) return;
         var output = Path.Combine(mount, "run");
-        string[] settings = ["max_steps=400", "save_steps=20", "save_total_limit=5", "logging_steps=20", "eval_dataset="];
+        string[] settings = ["max_steps=60", "save_steps=10", "save_total_limit=5", "logging_steps=10", "eval_dataset="];
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lorabuild.dll"));
         foreach (var a in TrainArgs(output, settings)) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
-        var first = Path.Combine(output, "checkpoints", "checkpoint-00000020");
+        var first = Path.Combine(output, "checkpoints", "checkpoint-00000010");
         var deadline = DateTime.UtcNow.AddMinutes(4);
         while (!Directory.Exists(first) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(5);
         Assert.True(Directory.Exists(first), "no first checkpoint");
@@ -236,7 +236,7 @@ public class RealDiskFullTests(Xunit.Abstractions.ITestOutputHelper log) : IDisp
         process.WaitForExit();
         Assert.Equal(1, process.ExitCode);
         Assert.Contains("error LB0137", stderr.Result);
-        Assert.Contains("checkpoint-00000020", stderr.Result);
+        Assert.Contains("checkpoint-00000010", stderr.Result);
         Assert.DoesNotContain("   at ", stderr.Result);
         Assert.True(File.Exists(Path.Combine(first, "trainer_state.json")), "the last good checkpoint was lost");
         Assert.False(File.Exists(Path.Combine(output, "run.json")));
@@ -244,7 +244,7 @@ public class RealDiskFullTests(Xunit.Abstractions.ITestOutputHelper log) : IDisp
         File.Delete(filler);
         var resumed = Worker.Run([.. TrainArgs(output, settings), "--resume"]);
         Assert.True(resumed.ExitCode == 0, resumed.StdErr + resumed.StdOut);
-        Assert.Matches(@"resumed from .*checkpoint-000000\d0 at step \d+0/400", resumed.StdOut);
+        Assert.Matches(@"resumed from .*checkpoint-00000010 at step 10/60", resumed.StdOut);
         _ = stdout.Result;
     }
 }

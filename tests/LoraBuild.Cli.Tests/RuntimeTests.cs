@@ -46,18 +46,27 @@ public class RuntimeTests
         Assert.Equal(ErrorCodes.AdapterShapeMismatch, shapes.Code);
     }
 
+    /// <summary>A few steps only: the provenance and hash checks need a real adapter folder, not a good one.</summary>
+    static readonly Lazy<string> QuickAdapter = new(() =>
+    {
+        var output = Path.Combine(TestPaths.TempDirectory(), "quick");
+        var (result, _) = Examples.Train("spell-lora.yaml", output, "max_steps=4", "save_steps=0", "eval_dataset=");
+        Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
+        return Path.Combine(output, "adapter");
+    });
+
     [Fact]
     public void An_adapter_without_provenance_is_refused_unless_the_caller_accepts_it()
     {
         var adapter = Path.Combine(TestPaths.TempDirectory(), "speller");
-        CopyDirectory(Trained.Value, adapter);
+        CopyDirectory(QuickAdapter.Value, adapter);
         var manifest = Path.Combine(adapter, "lorabuild.json");
         File.Delete(manifest);
         var e = Assert.Throws<LoraBuildException>(() => AdapterHost.Load(Examples.Digits("base"), [new AdapterSource("speller", adapter)]));
         Assert.Equal(ErrorCodes.AdapterWithoutProvenance, e.Code);
         Assert.Equal(manifest, e.File);
         using (var host = AdapterHost.Load(Examples.Digits("base"), [new AdapterSource("speller", adapter)], new HostOptions(AcceptAdapterWithoutProvenance: true)))
-            Assert.Equal(" four zero seven", host.Generate("speller", "spell 4 0 7:"));
+            Assert.Equal(["speller"], host.Adapters);
 
         File.WriteAllText(manifest, "null");
         Assert.Equal(ErrorCodes.AdapterManifestInvalid,
@@ -69,7 +78,7 @@ public class RuntimeTests
     {
         var baseCopy = Path.Combine(TestPaths.TempDirectory(), "base");
         CopyDirectory(Examples.Digits("base"), baseCopy);
-        var source = new AdapterSource("speller", Trained.Value);
+        var source = new AdapterSource("speller", QuickAdapter.Value);
         using (AdapterHost.Load(baseCopy, [source])) { } // hashes the copy into the size+mtime cache
         using (AdapterHost.Load(baseCopy, [source], new HostOptions(VerifyBaseByContent: true))) { }
 
