@@ -27,14 +27,11 @@ public static class AdapterLoader
     public static CausalLM Load(string baseModelDirectory, IReadOnlyList<AdapterSource> adapters, ScalarType? dtype = null, Device? device = null,
         bool originalBase = false)
     {
-        var model = ModelLoader.Load(baseModelDirectory, dtype, device);
+        var nf4 = originalBase ? null : adapters.Select(a => AdapterManifest.TryLoad(a.Directory)).FirstOrDefault(m => m?.Quantization == "nf4");
+        // Quantised while reading, as training loads it: the dense base is never in memory whole.
+        var model = ModelLoader.Load(baseModelDirectory, dtype, device, nf4 is null ? null : new Nf4Loading(nf4.DoubleQuant));
         try
         {
-            if (!originalBase)
-            {
-                var nf4 = adapters.Select(a => AdapterManifest.TryLoad(a.Directory)).FirstOrDefault(m => m?.Quantization == "nf4");
-                if (nf4 is not null) LoraModel.QuantizeBaseNf4(model, nf4.DoubleQuant);
-            }
             foreach (var adapter in adapters) PeftAdapter.Load(adapter.Directory, model, adapter.Name);
             LoraModel.SetActiveAdapters(model);
             return model;
