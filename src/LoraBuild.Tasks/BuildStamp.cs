@@ -20,7 +20,7 @@ public static class BuildStamp
         var stamp = File.Exists(stampPath) ? File.ReadAllText(stampPath).Trim() : null;
         var fingerprint = adapter.GetMetadata("Fingerprint");
         var isMerge = adapter.GetMetadata("Merge") == "true";
-        var complete = File.Exists(Path.Combine(run, "run.json")) && File.Exists(Path.Combine(run, "adapter", "lorabuild.json"));
+        var complete = File.Exists(Path.Combine(run, RunLayout.RunFile)) && File.Exists(Path.Combine(run, RunLayout.AdapterFolder, RunLayout.ManifestFile));
         string? reason =
             stamp is null ? "it has not been built (no completed build stamp)" :
             stamp != fingerprint ? $"its inputs changed since it was built (built {Short(stamp)}, inputs now {Short(fingerprint)})" :

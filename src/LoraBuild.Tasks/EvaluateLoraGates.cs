@@ -46,7 +46,7 @@ public sealed class EvaluateLoraGates : Microsoft.Build.Utilities.Task
                 Log.LogError(null, "LB0212", null, ProjectFile, line, 0, 0, 0, "LoraEvalGate '{0}': Metric=\"{1}\" is not one of {2}.", gate.ItemSpec, metric, string.Join(", ", Metrics));
                 continue;
             }
-            var metricsPath = Path.Combine(adapter.GetMetadata("RunDirectory"), "metrics.json");
+            var metricsPath = Path.Combine(adapter.GetMetadata("RunDirectory"), RunLayout.MetricsFile);
             using var document = JsonDocument.Parse(File.ReadAllText(metricsPath));
             var root = document.RootElement;
             if (!root.TryGetProperty("eval", out var eval) || eval.ValueKind != JsonValueKind.Object)

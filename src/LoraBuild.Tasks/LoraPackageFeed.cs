@@ -66,16 +66,16 @@ public sealed class RestoreLoraAdaptersFromCache : Microsoft.Build.Utilities.Tas
         var run = adapter.GetMetadata("RunDirectory");
         var work = adapter.GetMetadata("WorkDirectory");
         if (Directory.Exists(run)) Directory.Delete(run, recursive: true);
-        Directory.CreateDirectory(Path.Combine(run, "adapter"));
+        Directory.CreateDirectory(Path.Combine(run, RunLayout.AdapterFolder));
         foreach (var file in files)
         {
             var name = file[prefix.Length..];
             if (name.Contains('/') || name == PrepareLoraAdapters.StampFile) continue;
-            var target = name is "metrics.json" or "loss_curve.svg" or "loss_curve.png" ? Path.Combine(run, name) : Path.Combine(run, "adapter", name);
+            var target = RunLayout.RunFilesShipped.Contains(name) ? Path.Combine(run, name) : Path.Combine(run, RunLayout.AdapterFolder, name);
             using var source = package.GetStream(file);
             AtomicFile.Write(target, output => source.CopyTo(output));
         }
-        AtomicFile.WriteAllText(Path.Combine(run, "run.json"), $"{{ \"restored_from\": \"{PackageId} {version}\" }}\n");
+        AtomicFile.WriteAllText(Path.Combine(run, RunLayout.RunFile), $"{{ \"restored_from\": \"{PackageId} {version}\" }}\n");
         AtomicFile.WriteAllText(Path.Combine(work, PrepareLoraAdapters.StampFile), adapter.GetMetadata("Fingerprint"));
         return true;
     }

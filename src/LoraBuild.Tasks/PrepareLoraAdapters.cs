@@ -14,7 +14,7 @@ namespace LoraBuild.Tasks;
 /// </summary>
 public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
 {
-    public const string StampFile = "lorabuild.fingerprint";
+    public const string StampFile = RunLayout.StampFile;
 
     [Required] public ITaskItem[] Adapters { get; set; } = [];
     [Required] public string ProjectFile { get; set; } = "";
@@ -44,7 +44,13 @@ public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
             var output = new TaskItem(adapter);
             output.SetMetadata("Fingerprint", fingerprint);
             output.SetMetadata("WorkDirectory", work + Path.DirectorySeparatorChar);
-            output.SetMetadata("RunDirectory", Path.Combine(work, "run") + Path.DirectorySeparatorChar);
+            var run = Path.Combine(work, RunLayout.RunFolder);
+            output.SetMetadata("RunDirectory", run + Path.DirectorySeparatorChar);
+            // Full paths of the run layout (src/LoraBuild.Contracts/RunLayout.cs) for the targets, which cannot read C#.
+            output.SetMetadata("AdapterDirectory", Path.Combine(run, RunLayout.AdapterFolder) + Path.DirectorySeparatorChar);
+            output.SetMetadata("ShippedRunFiles", string.Join(";", RunLayout.RunFilesShipped.Select(f => Path.Combine(run, f))));
+            output.SetMetadata("StampFile", Path.Combine(work, RunLayout.StampFile));
+            output.SetMetadata("MergedDirectory", Path.Combine(work, RunLayout.MergedFolder) + Path.DirectorySeparatorChar);
             output.SetMetadata("UpToDate", IsUpToDate(work, fingerprint) ? "true" : "false");
             prepared.Add(output);
         }
@@ -58,7 +64,7 @@ public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
     public static bool IsUpToDate(string workDirectory, string fingerprint)
     {
         var stamp = Path.Combine(workDirectory, StampFile);
-        return File.Exists(stamp) && File.ReadAllText(stamp).Trim() == fingerprint && File.Exists(Path.Combine(workDirectory, "run", "run.json"));
+        return File.Exists(stamp) && File.ReadAllText(stamp).Trim() == fingerprint && File.Exists(Path.Combine(workDirectory, RunLayout.RunFolder, RunLayout.RunFile));
     }
 
     string Fingerprint(ITaskItem adapter)

@@ -36,7 +36,7 @@ public static class PreviousVersionMetrics
             throw new IOException($"{packageId} {hit.Version} is listed in '{hit.Feed}' but could not be downloaded");
         stream.Position = 0;
         using var package = new PackageArchiveReader(stream);
-        var entry = package.GetFiles().FirstOrDefault(f => f == $"lora/{adapter}/metrics.json");
+        var entry = package.GetFiles().FirstOrDefault(f => f == RunLayout.PackageFolder(adapter) + RunLayout.MetricsFile);
         if (entry is null) return new Found(hit.Feed, hit.Version, new Dictionary<string, double>());
         using var document = JsonDocument.Parse(package.GetStream(entry));
         var eval = new Dictionary<string, double>();

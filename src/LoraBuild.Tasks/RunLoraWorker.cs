@@ -43,8 +43,8 @@ public sealed class RunLoraWorker : ToolTask
         {
             args.AppendSwitch("merge");
             args.AppendSwitchIfNotNull("--model ", Path.GetFullPath(Adapter.GetMetadata("BaseModel")));
-            args.AppendSwitchIfNotNull("--adapter ", Path.Combine(run, "adapter"));
-            args.AppendSwitchIfNotNull("--out ", Path.Combine(Adapter.GetMetadata("WorkDirectory"), "merged"));
+            args.AppendSwitchIfNotNull("--adapter ", Path.Combine(run, RunLayout.AdapterFolder));
+            args.AppendSwitchIfNotNull("--out ", Path.Combine(Adapter.GetMetadata("WorkDirectory"), RunLayout.MergedFolder));
             return args.ToString();
         }
         args.AppendSwitch("train");

@@ -40,9 +40,9 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
         foreach (var adapter in Adapters)
         {
             var run = adapter.GetMetadata("RunDirectory");
-            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "adapter", "lorabuild.json")));
-            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "adapter", "adapter_config.json")));
-            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, RunLayout.AdapterFolder, RunLayout.ManifestFile)));
+            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, RunLayout.AdapterFolder, RunLayout.AdapterConfigFile)));
+            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, RunLayout.MetricsFile)));
             var baseSha = manifest.RootElement.GetProperty("base_model_sha256").GetString();
             var name = adapter.ItemSpec;
             var c = config.RootElement;
@@ -90,8 +90,8 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
         var tags = new List<string> { "lora", "peft", "lorabuild" };
         foreach (var adapter in Adapters)
         {
-            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), "adapter", "lorabuild.json")));
-            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), "adapter", "adapter_config.json")));
+            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), RunLayout.AdapterFolder, RunLayout.ManifestFile)));
+            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), RunLayout.AdapterFolder, RunLayout.AdapterConfigFile)));
             if (manifest.RootElement.GetProperty("quantization").GetString() == "nf4") tags.Add("qlora");
             if (config.RootElement.TryGetProperty("use_dora", out var dora) && dora.ValueKind == JsonValueKind.True) tags.Add("dora");
         }
@@ -109,7 +109,7 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
     {
         try
         {
-            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), "adapter", "adapter_config.json")));
+            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapter.GetMetadata("RunDirectory"), RunLayout.AdapterFolder, RunLayout.AdapterConfigFile)));
             if (config.RootElement.TryGetProperty("base_model_name_or_path", out var id) && id.GetString() is { Length: > 0 } text && !Path.IsPathRooted(text)) return text;
         }
         catch (Exception e) when (e is IOException or JsonException) { }

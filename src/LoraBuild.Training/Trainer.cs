@@ -50,13 +50,13 @@ public sealed record TrainingResult(string OutputDirectory, string Fingerprint, 
 /// </summary>
 public sealed class Trainer
 {
-    public const string AdapterFolder = "adapter";
-    public const string ModelFolder = "model";
-    public const string MetricsFile = "metrics.json";
-    public const string LossCurveFile = "loss_curve.svg";
-    public const string RunFile = "run.json";
+    public const string AdapterFolder = RunLayout.AdapterFolder;
+    public const string ModelFolder = RunLayout.ModelFolder;
+    public const string MetricsFile = RunLayout.MetricsFile;
+    public const string LossCurveFile = RunLayout.LossCurveSvgFile;
+    public const string RunFile = RunLayout.RunFile;
     public const string ProbeFile = "probe_logits.safetensors";
-    public const string CheckpointsFolder = "checkpoints";
+    public const string CheckpointsFolder = RunLayout.CheckpointsFolder;
     const string AdapterName = "default";
 
     readonly TrainingConfig config;

@@ -14,7 +14,7 @@ namespace LoraBuild.Cli.Charts;
 /// </summary>
 public sealed class LossChart : ILossChart
 {
-    public const string PngFile = "loss_curve.png";
+    public const string PngFile = RunLayout.LossCurvePngFile;
     const int Width = 720, Height = 400;
 
     public void Write(string outputDirectory, string title, IReadOnlyList<LossPoint> train, IReadOnlyList<EvalPoint> eval)

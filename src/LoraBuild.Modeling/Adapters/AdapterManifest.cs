@@ -16,7 +16,7 @@ public sealed record AdapterManifest(
     [property: JsonPropertyName("fingerprint")] string Fingerprint,
     [property: JsonPropertyName("worker_version")] string WorkerVersion)
 {
-    public const string FileName = "lorabuild.json";
+    public const string FileName = RunLayout.ManifestFile;
 
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }) + "\n";
 
