@@ -35,8 +35,9 @@ public class ChatTrainingTests
         File.WriteAllLines(data, Enumerable.Repeat(line, 4));
 
         var output = Path.Combine(dir, "out");
-        var train = Worker.Run("train", "--model", model, "--dataset", data, "--out", output, "--steps", "12", "--rank", "4", "--alpha", "8", "--lr", "0.01",
-            "--device", "cpu", "--set", "micro_batch_size=4", "--set", "save_steps=0", "--set", "sequence_len=64", "--set", "logging_steps=1");
+        var train = Worker.Run("train", "--model", model, "--dataset", data, "--eval-dataset", data, "--out", output, "--steps", "12", "--rank", "4", "--alpha", "8",
+            "--lr", "0.01", "--device", "cpu", "--set", "micro_batch_size=4", "--set", "save_steps=0", "--set", "sequence_len=64", "--set", "logging_steps=1",
+            "--set", "eval_max_new_tokens=4");
         Assert.True(train.ExitCode == 0, train.StdErr + train.StdOut);
 
         var total = tokens.GetProperty("ids").GetArrayLength();
@@ -45,6 +46,8 @@ public class ChatTrainingTests
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
         var curve = metrics.RootElement.GetProperty("loss_curve").EnumerateArray().Select(p => p.ValueKind == JsonValueKind.Number ? p.GetDouble() : p.GetProperty("loss").GetDouble()).ToList();
         Assert.True(curve[^1] < curve[0], $"loss did not fall: {string.Join(", ", curve)}");
+        // Exact match runs on chat examples: one case each, the last assistant turn as the template renders it.
+        Assert.Equal(4, metrics.RootElement.GetProperty("eval").GetProperty("exact_match_examples").GetInt32());
         Directory.Delete(dir, recursive: true);
     }
 }

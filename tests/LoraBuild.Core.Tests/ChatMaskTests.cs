@@ -118,6 +118,22 @@ public class ChatMaskTests : IDisposable
     }
 
     [Fact]
+    public void A_generation_prompt_the_conversation_does_not_contain_still_places_the_turn()
+    {
+        // As DeepSeek-R1's template: the generation prompt opens a think block that rendered turns do not have.
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["chat_template"] = "{% for m in messages %}{% if m.role == 'user' %}<U>{{ m.content }}{% else %}<A>{{ m.content }}</s>{% endif %}{% endfor %}" +
+                                "{% if add_generation_prompt %}<A><think>\n{% endif %}",
+        }));
+        var chat = ChatTemplate.Resolve("auto", dir, "adapter.yaml");
+        var example = new ExampleEncoder(Tokenizer, chat, 4096).Encode(JsonlDataset.Read(WriteData(
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}, {\"role\": \"user\", \"content\": \"b\"}, {\"role\": \"assistant\", \"content\": \"Bye\"}]}"))[0]);
+        Assert.Equal("<U>a<A>Hello</s><U>b<A>Bye</s>", Tokenizer.Decode(example.InputIds, skipSpecialTokens: false));
+        Assert.Equal(["Hello</s>", "Bye</s>"], LearnedRuns(example));
+    }
+
+    [Fact]
     public void A_boundary_inside_a_merged_token_keeps_that_token_in_the_span()
     {
         // One id per word: a span ending in the middle of "world" still learns "world".

@@ -120,9 +120,10 @@ public sealed class ChatTemplate
             if (messages[i].Role != "assistant") continue;
             var before = Render(messages.Take(i).ToList(), true, exampleSource);
             var through = Render(messages.Take(i + 1).ToList(), false, exampleSource);
-            var start = Align(before, full.Text);
-            var end = Align(through, full.Text);
-            if (start is not { } s || end is not { } e || e <= s)
+            // A generation prompt the whole conversation does not contain (DeepSeek-R1's "<think>\n") starts the turn where
+            // the two renderings part.
+            var s = Align(before, full.Text) ?? CommonPrefixLength(before, full.Text);
+            if (Align(through, full.Text) is not { } e || e <= s)
                 throw new LoraBuildException(ErrorCodes.ChatTemplateAssistantSpan,
                     $"cannot locate assistant turn {i} (messages[{i}]) in the rendered conversation: the chat template ({origin}) renders the conversation up to it " +
                     "differently from the whole; add {% generation %}...{% endgeneration %} around the assistant output in the template.", File(exampleSource), Line(exampleSource));
@@ -140,15 +141,21 @@ public sealed class ChatTemplate
     /// </summary>
     public static int? Align(string partial, string full)
     {
-        var common = 0;
-        var limit = Math.Min(partial.Length, full.Length);
-        while (common < limit && partial[common] == full[common]) common++;
+        var common = CommonPrefixLength(partial, full);
         if (common == partial.Length) return common;
         var tail = partial.AsSpan(common);
         var rest = full.AsSpan(common);
         for (var skip = 1; skip < tail.Length; skip++)
             if (rest.StartsWith(tail[skip..], StringComparison.Ordinal)) return common + tail.Length - skip;
         return null;
+    }
+
+    static int CommonPrefixLength(string a, string b)
+    {
+        var common = 0;
+        var limit = Math.Min(a.Length, b.Length);
+        while (common < limit && a[common] == b[common]) common++;
+        return common;
     }
 
     static string? File(string exampleSource) => exampleSource.Length == 0 ? null : exampleSource[..Math.Max(0, exampleSource.LastIndexOf(':'))] is { Length: > 0 } f ? f : exampleSource;

@@ -99,25 +99,6 @@ public sealed class ExampleEncoder
     }
 
     /// <summary>
-    /// The prompt the model should complete and the expected completion, for generation-based evaluation; for a chat,
-    /// the conversation before its last assistant turn as the template renders it, and that turn's rendered text.
-    /// </summary>
-    public static (string Prompt, string Expected)? PromptAndAnswer(RawExample example, ChatTemplate chat)
-    {
-        switch (example.Format)
-        {
-            case ExampleFormat.PromptCompletion or ExampleFormat.Alpaca:
-                return (example.Prompt!, example.Completion!);
-            case ExampleFormat.Chat when example.Messages![^1].Role == "assistant":
-                var rendered = chat.RenderForTraining(example.Messages, $"{example.File}:{example.Line}");
-                var last = rendered.AssistantSpans[^1];
-                return (rendered.Text[..last.Start], rendered.Text[last.Start..last.End]);
-            default:
-                return null;
-        }
-    }
-
-    /// <summary>
     /// Sample packing: examples concatenated in order into sequences of exactly <paramref name="length"/> tokens (the last
     /// may be shorter). Attention crosses example boundaries, as in common packing implementations; labels keep their masks.
     /// </summary>
