@@ -215,7 +215,14 @@ public class ReliabilityTests : IDisposable
     [Fact]
     public void Valid_fixture_configs_still_load()
     {
-        foreach (var family in TestPaths.Families) Assert.Equal(family.Split('-')[0] == "llama3" ? "llama" : family.Split('-')[0], ModelConfig.Load(TestPaths.Hf(family)).ModelType);
+        // model_type as the config names it (gemma3's text model is gemma3_text, as in transformers).
+        foreach (var family in TestPaths.Families)
+        {
+            var folder = TestPaths.Hf(family);
+            using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
+            var declared = config.RootElement.GetProperty("model_type").GetString();
+            Assert.Equal(declared == "gemma3" ? "gemma3_text" : declared, ModelConfig.Load(folder).ModelType);
+        }
         Assert.Equal("llama", ModelConfig.Load(Path.Combine(TestPaths.RepoRoot, "examples", "digits", "base")).ModelType);
     }
 

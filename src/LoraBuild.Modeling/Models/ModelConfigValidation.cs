@@ -39,6 +39,8 @@ public static class ModelConfigValidation
             throw new LoraBuildException(ErrorCodes.ConfigInvalid,
                 $"config.json must be a JSON object, found {root.ValueKind.ToString().ToLowerInvariant()}.", path, 1);
         var problems = new List<(string Key, string Problem)>();
+        // A multimodal Gemma 3 config describes its language model in text_config: that is what gets checked.
+        if (root.TryGetProperty("text_config", out var textConfig) && textConfig.ValueKind == JsonValueKind.Object) root = textConfig;
         try
         {
             Check(root, problems);
