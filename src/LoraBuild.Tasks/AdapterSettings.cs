@@ -6,55 +6,27 @@ using Microsoft.Build.Utilities;
 
 namespace LoraBuild.Tasks;
 
-/// <summary>
-/// The metadata a &lt;LoraAdapter&gt; item may carry, how each is checked, and the worker setting it becomes.
-/// One table, so validation, fingerprints and the worker's command line cannot disagree.
-/// </summary>
+/// <summary>Validates &lt;LoraAdapter&gt; items and turns them into worker settings, by the one table in
+/// <see cref="AdapterItemSettings"/> (LoraBuild.Contracts).</summary>
 public static class AdapterSettings
 {
-    public enum Kind { Path, Integer, Number, Boolean, Text, Choice }
-
-    public sealed record Setting(string Metadata, string WorkerKey, Kind Kind, params string[] Choices);
-
-    public static readonly IReadOnlyList<Setting> All =
-    [
-        new("BaseModel", "base_model", Kind.Path),
-        new("BaseModelId", "base_model_id", Kind.Text),
-        new("Dataset", "dataset", Kind.Path),
-        new("EvalDataset", "eval_dataset", Kind.Path),
-        new("Rank", "r", Kind.Integer),
-        new("Alpha", "lora_alpha", Kind.Number),
-        new("Dropout", "lora_dropout", Kind.Number),
-        new("TargetModules", "target_modules", Kind.Text),
-        new("Quantization", "quantization", Kind.Choice, "none", "nf4"),
-        new("UseDora", "use_dora", Kind.Boolean),
-        new("UseRsLora", "use_rslora", Kind.Boolean),
-        new("Method", "method", Kind.Choice, "lora", "full"),
-        new("LearningRate", "learning_rate", Kind.Number),
-        new("Epochs", "num_epochs", Kind.Number),
-        new("MaxSteps", "max_steps", Kind.Integer),
-        new("BatchSize", "micro_batch_size", Kind.Integer),
-        new("SequenceLength", "sequence_len", Kind.Integer),
-        new("Seed", "seed", Kind.Integer),
-    ];
-
     /// <summary>Checks one item; returns false after logging coded errors that name item, metadata and project line.</summary>
     public static bool Validate(ITaskItem item, string projectFile, TaskLoggingHelper log)
     {
         var ok = true;
         var line = ItemLine(projectFile, "LoraAdapter", item.ItemSpec);
-        foreach (var setting in All)
+        foreach (var setting in AdapterItemSettings.All)
         {
             var value = item.GetMetadata(setting.Metadata);
             if (string.IsNullOrEmpty(value)) continue;
             var problem = setting.Kind switch
             {
-                Kind.Integer when !int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) || i < 0 => "is not a non-negative integer",
-                Kind.Number when !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || d < 0 || double.IsNaN(d) => "is not a non-negative number",
-                Kind.Boolean when !bool.TryParse(value, out _) => "is not true or false",
-                Kind.Choice when !setting.Choices.Contains(value.ToLowerInvariant()) => "is not one of " + string.Join(", ", setting.Choices),
-                Kind.Path when setting.Metadata == "BaseModel" && !File.Exists(Path.Combine(value, "config.json")) => "is not a Hugging Face model folder (no config.json)",
-                Kind.Path when setting.Metadata != "BaseModel" && !File.Exists(value) => "does not exist",
+                AdapterItemSettings.Kind.Integer when !int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) || i < 0 => "is not a non-negative integer",
+                AdapterItemSettings.Kind.Number when !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || d < 0 || double.IsNaN(d) => "is not a non-negative number",
+                AdapterItemSettings.Kind.Boolean when !bool.TryParse(value, out _) => "is not true or false",
+                AdapterItemSettings.Kind.Choice when !setting.Choices.Contains(value.ToLowerInvariant()) => "is not one of " + string.Join(", ", setting.Choices),
+                AdapterItemSettings.Kind.Path when setting.Metadata == "BaseModel" && !File.Exists(Path.Combine(value, "config.json")) => "is not a Hugging Face model folder (no config.json)",
+                AdapterItemSettings.Kind.Path when setting.Metadata != "BaseModel" && !File.Exists(value) => "does not exist",
                 _ => null,
             };
             if (problem is null) continue;
@@ -81,11 +53,11 @@ public static class AdapterSettings
     /// <summary>The worker's --set arguments for an item (only metadata that is set).</summary>
     public static IEnumerable<(string Key, string Value)> WorkerSettings(ITaskItem item)
     {
-        foreach (var setting in All)
+        foreach (var setting in AdapterItemSettings.All)
         {
             var value = item.GetMetadata(setting.Metadata);
             if (string.IsNullOrEmpty(value)) continue;
-            yield return (setting.WorkerKey, setting.Kind == Kind.Path ? Path.GetFullPath(value) : value);
+            yield return (setting.WorkerKey, setting.Kind == AdapterItemSettings.Kind.Path ? Path.GetFullPath(value) : value);
         }
         // Anything else the worker knows: TrainingSettings="lr_scheduler=cosine;warmup_steps=10".
         foreach (var pair in item.GetMetadata("TrainingSettings").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

@@ -1,0 +1,39 @@
+namespace LoraBuild;
+
+/// <summary>
+/// The metadata a &lt;LoraAdapter&gt; item may carry, its kind, and the worker's training key it becomes (a key of the
+/// worker's TrainingConfig.Keys, which alone defines what each key means). Written once here: the tasks validate and
+/// fingerprint items and build the worker's command line from it; a test checks every key exists in the worker.
+/// Anything else reaches the worker through TrainingSettings="key=value;...".
+/// </summary>
+public static class AdapterItemSettings
+{
+    public enum Kind { Path, Integer, Number, Boolean, Text, Choice }
+
+    public sealed record Setting(string Metadata, string WorkerKey, Kind Kind, params string[] Choices);
+
+    public static readonly IReadOnlyList<Setting> All =
+    [
+        new("BaseModel", "base_model", Kind.Path),
+        new("BaseModelId", "base_model_id", Kind.Text),
+        new("Dataset", "dataset", Kind.Path),
+        new("EvalDataset", "eval_dataset", Kind.Path),
+        new("Rank", "r", Kind.Integer),
+        new("Alpha", "lora_alpha", Kind.Number),
+        new("Dropout", "lora_dropout", Kind.Number),
+        new("TargetModules", "target_modules", Kind.Text),
+        new("Quantization", "quantization", Kind.Choice, "none", "nf4"),
+        new("UseDora", "use_dora", Kind.Boolean),
+        new("UseRsLora", "use_rslora", Kind.Boolean),
+        new("Method", "method", Kind.Choice, "lora", "full"),
+        new("LearningRate", "learning_rate", Kind.Number),
+        new("Epochs", "num_epochs", Kind.Number),
+        new("MaxSteps", "max_steps", Kind.Integer),
+        new("BatchSize", "micro_batch_size", Kind.Integer),
+        new("SequenceLength", "sequence_len", Kind.Integer),
+        new("Seed", "seed", Kind.Integer),
+    ];
+
+    /// <summary>Item metadata that is not a training key: the YAML file, free-form settings, merge, and gate wiring.</summary>
+    public static readonly IReadOnlyList<string> OtherMetadata = ["Config", "TrainingSettings", "Merge"];
+}
