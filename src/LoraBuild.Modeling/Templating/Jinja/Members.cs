@@ -265,7 +265,8 @@ public static class Members
         return lines;
     }
 
-    static string Replace(string s, string old, string replacement, long count)
+    /// <summary>Python's str.replace with a count (the replace filter with a count shares it).</summary>
+    internal static string Replace(string s, string old, string replacement, long count)
     {
         if (count < 0) return old.Length == 0 ? string.Join(replacement, ["", .. s.Select(c => c.ToString()), ""]) : s.Replace(old, replacement, StringComparison.Ordinal);
         var builder = new StringBuilder();
