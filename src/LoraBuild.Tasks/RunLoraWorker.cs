@@ -54,7 +54,7 @@ public sealed class RunLoraWorker : ToolTask
         args.AppendSwitchIfNotNull("--set ", $"adapter_name={Adapter.ItemSpec}");
         foreach (var (key, value) in AdapterSettings.WorkerSettings(Adapter)) args.AppendSwitchIfNotNull("--set ", $"{key}={value}");
         // Errors in these settings (an unknown TrainingSettings key) then name the project file and the item's line.
-        var project = Adapter.GetMetadata("DefiningProjectFullPath");
+        var project = BuildEngine?.ProjectFileOfTaskNode;
         if (!string.IsNullOrEmpty(project)) args.AppendSwitchIfNotNull("--set-origin ", $"{project}({AdapterSettings.ItemLine(project, "LoraAdapter", Adapter.ItemSpec)})");
         args.AppendSwitch("--resume");
         return args.ToString();
