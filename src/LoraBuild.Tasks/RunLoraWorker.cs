@@ -25,6 +25,8 @@ public sealed class RunLoraWorker : ToolTask
     public string TorchBackend { get; set; } = "cpu";
     public string? LibTorchDirectory { get; set; }
     public string? DotNetHost { get; set; }
+    /// <summary>The project declaring the adapter: worker errors in its settings are located at the item's line there.</summary>
+    public string? ProjectFile { get; set; }
 
     protected override string ToolName => "dotnet";
 
@@ -55,7 +57,7 @@ public sealed class RunLoraWorker : ToolTask
         args.AppendSwitchIfNotNull("--set ", $"adapter_name={Adapter.ItemSpec}");
         foreach (var (key, value) in AdapterSettings.WorkerSettings(Adapter)) args.AppendSwitchIfNotNull("--set ", $"{key}={value}");
         // Errors in these settings (an unknown TrainingSettings key) then name the project file and the item's line.
-        var project = Adapter.GetMetadata("DefiningProjectFullPath");
+        var project = ProjectFile;
         if (!string.IsNullOrEmpty(project)) args.AppendSwitchIfNotNull("--set-origin ", $"{project}({AdapterSettings.ItemLine(project, "LoraAdapter", Adapter.ItemSpec)})");
         args.AppendSwitch("--resume");
         return args.ToString();

@@ -53,6 +53,8 @@ public class BuildExperienceTests
         // The same project in a real build trains.
         Assert.Equal(0, project.Run("build").ExitCode);
         Assert.Equal(1, project.WorkerLaunches);
+        // Its settings' errors would be located at the item's project line.
+        Assert.Contains($"--set-origin {project.ProjectFile}({project.LineOf("<LoraAdapter")})", File.ReadAllText(project.WorkerLog));
     }
 
     [Fact]

@@ -26,10 +26,14 @@ public sealed class LossChart : ILossChart
 
     public static PlotModel Build(string title, IReadOnlyList<LossPoint> train, IReadOnlyList<EvalPoint> eval)
     {
+        var shown = train.Select(p => p.Loss).Concat(eval.Select(p => p.Loss)).Where(l => l > 0 && double.IsFinite(l)).ToList();
         var model = new PlotModel { Title = title, Subtitle = eval.Count > 0 ? "training loss per step, evaluation loss as points" : "training loss per step", Background = OxyColors.White, PlotAreaBorderColor = OxyColors.Gray };
         model.Axes.Add(new LogarithmicAxis
         {
             Position = AxisPosition.Left, Title = "loss (log scale)",
+            // Bounds on the 1-2-5 sequence around the data, so the lowest and highest lines are labelled ticks.
+            Minimum = shown.Count > 0 ? Nice(shown.Min(), down: true) : double.NaN,
+            Maximum = shown.Count > 0 ? Nice(shown.Max(), down: false) : double.NaN,
             MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = OxyColor.FromRgb(0xdd, 0xdd, 0xdd),
             MinorGridlineStyle = LineStyle.Dot, MinorGridlineColor = OxyColor.FromRgb(0xee, 0xee, 0xee),
         });
@@ -51,5 +55,15 @@ public sealed class LossChart : ILossChart
         }
         model.Legends.Add(new Legend { LegendPosition = LegendPosition.TopRight, LegendBackground = OxyColor.FromAColor(220, OxyColors.White), LegendBorder = OxyColors.LightGray });
         return model;
+    }
+
+    /// <summary>The nearest value of the 1-2-5 sequence (..., 0.1, 0.2, 0.5, 1, 2, 5, 10, ...) below or above a loss.</summary>
+    static double Nice(double value, bool down)
+    {
+        var decade = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        double[] steps = down ? [5, 2, 1] : [1, 2, 5, 10];
+        foreach (var step in steps)
+            if (down ? step * decade <= value : step * decade >= value) return step * decade;
+        return down ? decade : 10 * decade;
     }
 }
