@@ -32,6 +32,11 @@ public static class TrainingConfigLoader
             // YamlDotNet's node model refuses a key written twice in one mapping.
             throw new LoraBuildException(ErrorCodes.ConfigFileInvalid, $"Not valid YAML: {e.Message}", path);
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner can fail on some malformed input with no position (found by the fuzz harness).
+            throw new LoraBuildException(ErrorCodes.ConfigFileInvalid, $"Not valid YAML (the parser stopped: {e.Message})", path);
+        }
         if (stream.Documents.Count == 0) return config;
 
         var errors = new List<LoraBuildException>();

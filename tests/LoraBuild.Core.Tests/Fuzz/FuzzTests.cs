@@ -160,9 +160,8 @@ public class FuzzTests(ITestOutputHelper output) : IDisposable
         Assert.True(failures.Count == 0, $"{failures.Count} uncaught exception(s):\n" + string.Join("\n", failures.Take(10)));
     }
 
-    // The YAML loader is being rewritten for issue 14 (complex keys such as "[a, b]: 1" and "{[a]: 4}" still throw
-    // InvalidCastException: 44 of these 400 inputs at the time of writing). Remove Skip when that loader lands.
-    [Fact(Skip = "enable with issue 14's YAML loader: complex keys still throw InvalidCastException")]
+    // Complex keys such as "[a, b]: 1" and "{[a]: 4}" used to throw InvalidCastException (44 of these 400 inputs).
+    [Fact]
     public void Yaml_survives_fuzzing_with_coded_errors_only()
     {
         var tally = Run(Yaml(), Seed + 100);
