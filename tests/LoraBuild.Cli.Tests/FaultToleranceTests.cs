@@ -183,7 +183,7 @@ public class RealDiskFullTests(Xunit.Abstractions.ITestOutputHelper log) : IDisp
 
     public void Dispose()
     {
-        using var process = Process.Start(new ProcessStartInfo("umount", mount) { RedirectStandardError = true, UseShellExecute = false })!;
+        using var process = Process.Start(new ProcessStartInfo("umount", $"-l {mount}") { RedirectStandardError = true, UseShellExecute = false })!;
         process.WaitForExit();
     }
 
