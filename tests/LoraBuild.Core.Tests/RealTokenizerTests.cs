@@ -14,7 +14,7 @@ namespace LoraBuild.Tests;
 /// </summary>
 public class RealTokenizerTests
 {
-    public static readonly string[] Models = ["mistral-v0.1", "llama3.1", "qwen3", "gemma3", "gpt35turbo", "gpt4o", "deepseek-v3", "phi3-style", "metaspace-style"];
+    public static readonly string[] Models = ["mistral-v0.1", "llama3.1", "qwen3", "qwen2.5", "gemma3", "gemma2", "gpt2", "gpt35turbo", "gpt4o", "deepseek-v3", "phi3-style", "metaspace-style"];
 
     static readonly ConcurrentDictionary<string, HfTokenizer> Tokenizers = new();
     static readonly ConcurrentDictionary<string, List<GoldenCase>> Goldens = new();
