@@ -25,6 +25,8 @@ public static class ModelLoader
         try
         {
             LoadWeights(model, checkpoint, nf4);
+            // Quantising leaves the dense temporaries' pages on the C heap; give them back.
+            if (nf4 is not null) NativeHeap.ReleaseFreePages();
             return model;
         }
         catch
