@@ -92,16 +92,7 @@ public static partial class Filters
         var replacement = a.String(1, "new") ?? "";
         var count = a.Integer(2, "count");
         if (count is null) return old.Length == 0 ? s : s.Replace(old, replacement, StringComparison.Ordinal);
-        var builder = new StringBuilder();
-        var from = 0;
-        for (var done = 0; done < count; done++)
-        {
-            var at = s.IndexOf(old, from, StringComparison.Ordinal);
-            if (at < 0 || old.Length == 0) break;
-            builder.Append(s, from, at - from).Append(replacement);
-            from = at + old.Length;
-        }
-        return builder.Append(s, from, s.Length - from).ToString();
+        return Members.Replace(s, old, replacement, count.Value);
     }
 
     /// <summary>jinja2's indent: every line but the first (unless first=True) gets the indent; blank lines only with blank=True.</summary>
