@@ -40,7 +40,9 @@ public class TrainingLearnsTests
         Assert.True(metrics.RootElement.GetProperty("loss_curve").GetArrayLength() == 800);
         Assert.True(metrics.RootElement.GetProperty("trainable_parameters").GetInt64() > 0);
         Assert.True(metrics.RootElement.GetProperty("tokens_per_second").GetDouble() > 0);
-        Assert.StartsWith("<svg", File.ReadAllText(Path.Combine(output, "loss_curve.svg")));
+        // The loss curve: an SVG document, and a PNG beside it for places that show no SVG.
+        Assert.Equal("svg", System.Xml.Linq.XDocument.Load(Path.Combine(output, "loss_curve.svg")).Root!.Name.LocalName);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(output, "loss_curve.png"))[..4]);
         Assert.True(File.Exists(Path.Combine(output, "adapter", "adapter_model.safetensors")));
         Assert.False(Directory.Exists(Path.Combine(output, "checkpoints")));
         using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "adapter", "lorabuild.json")));
