@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LoraBuild.Diagnostics;
 using LoraBuild.Templating.Jinja;
+using LoraBuild.Tokenization;
 
 namespace LoraBuild.Templating;
 
@@ -40,9 +41,9 @@ public sealed record ChatTemplateSource(string? Template, string Origin, IReadOn
             {
                 var root = config.RootElement;
                 foreach (var key in SpecialTokenKeys)
-                    if (root.TryGetProperty(key, out var token) && TokenString(token) is { } text) specials[key] = text;
+                    if (root.TryGetProperty(key, out var token) && TokenizerConfig.TokenContent(token) is { } text) specials[key] = text;
                 if (root.TryGetProperty("additional_special_tokens", out var additional) && additional.ValueKind == JsonValueKind.Array)
-                    specials["additional_special_tokens"] = additional.EnumerateArray().Select(t => (object?)TokenString(t)).Where(t => t is not null).ToList();
+                    specials["additional_special_tokens"] = additional.EnumerateArray().Select(t => (object?)TokenizerConfig.TokenContent(t)).Where(t => t is not null).ToList();
                 if (root.TryGetProperty("chat_template", out var value)) template = ConfigTemplate(value, configPath);
             }
         }
@@ -53,14 +54,6 @@ public sealed record ChatTemplateSource(string? Template, string Origin, IReadOn
         }
         return new ChatTemplateSource(template, origin, specials);
     }
-
-    /// <summary>A special token as tokenizer_config.json writes it: a string, or an AddedToken object with "content".</summary>
-    static string? TokenString(JsonElement token) => token.ValueKind switch
-    {
-        JsonValueKind.String => token.GetString(),
-        JsonValueKind.Object when token.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String => content.GetString(),
-        _ => null,
-    };
 
     static string? ConfigTemplate(JsonElement value, string configPath)
     {

@@ -89,7 +89,6 @@ public sealed class HfTokenizer
     /// <summary>What add_special_tokens=True puts before and after the text's ids.</summary>
     public IReadOnlyList<int> PrefixSpecialIds { get; }
     public IReadOnlyList<int> SuffixSpecialIds { get; }
-    public string? ChatTemplate => Config.ChatTemplate;
     public long? ModelMaxLength => Config.ModelMaxLength;
     /// <summary>Special tokens: added tokens flagged special and the tokens tokenizer_config.json names.</summary>
     public IReadOnlyDictionary<string, int> SpecialTokens { get; }

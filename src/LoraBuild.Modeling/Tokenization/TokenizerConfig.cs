@@ -19,7 +19,14 @@ public sealed record TokenizerConfig
     public bool CleanUpTokenizationSpaces { get; init; }
     /// <summary>Null for "no limit" (HF writes 1e30 for that).</summary>
     public long? ModelMaxLength { get; init; }
-    public string? ChatTemplate { get; init; }
+
+    /// <summary>A special token as tokenizer_config.json writes it: a string, or an AddedToken object's "content".</summary>
+    internal static string? TokenContent(JsonElement token) => token.ValueKind switch
+    {
+        JsonValueKind.String => token.GetString(),
+        JsonValueKind.Object when token.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String => content.GetString(),
+        _ => null,
+    };
 
     public static TokenizerConfig Read(string json, string file)
     {
@@ -32,16 +39,10 @@ public sealed record TokenizerConfig
             var problems = new List<string>();
             string? Token(string key)
             {
-                if (!root.TryGetProperty(key, out var v)) return null;
-                switch (v.ValueKind)
-                {
-                    case JsonValueKind.String: return v.GetString();
-                    case JsonValueKind.Null: return null;
-                    case JsonValueKind.Object when v.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String: return c.GetString();
-                    default:
-                        problems.Add($"{key} must be a string or an AddedToken object with 'content'");
-                        return null;
-                }
+                if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+                var content = TokenContent(v);
+                if (content is null) problems.Add($"{key} must be a string or an AddedToken object with 'content'");
+                return content;
             }
             bool? Flag(string key) => root.TryGetProperty(key, out var v) ? v.ValueKind switch
             {
@@ -55,8 +56,7 @@ public sealed record TokenizerConfig
             var additional = new List<string>();
             if (root.TryGetProperty("additional_special_tokens", out var extra) && extra.ValueKind == JsonValueKind.Array)
                 foreach (var item in extra.EnumerateArray())
-                    if (item.ValueKind == JsonValueKind.String) additional.Add(item.GetString()!);
-                    else if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("content", out var c)) additional.Add(c.GetString()!);
+                    if (TokenContent(item) is { } token) additional.Add(token);
             var config = new TokenizerConfig
             {
                 TokenizerClass = root.TryGetProperty("tokenizer_class", out var cls) && cls.ValueKind == JsonValueKind.String ? cls.GetString() : null,
@@ -69,7 +69,6 @@ public sealed record TokenizerConfig
                 AdditionalSpecialTokens = additional,
                 CleanUpTokenizationSpaces = Flag("clean_up_tokenization_spaces") ?? false,
                 ModelMaxLength = maxLength,
-                ChatTemplate = root.TryGetProperty("chat_template", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null,
             };
             if (problems.Count > 0) throw new LoraBuildException(ErrorCodes.TokenizerInvalid, "tokenizer_config.json: " + string.Join("; ", problems), file);
             return config;
