@@ -6,6 +6,13 @@ namespace LoraBuild.Cli;
 
 public static class Program
 {
+    /// <summary>Commands that never touch TorchSharp: they run without a libtorch. Every other command starts the native
+    /// runtime here, before its action, so no command has to remember to (TorchSharp's own loader fails on Linux).</summary>
+    static readonly HashSet<string> TorchFreeCommands = new(StringComparer.Ordinal) { "inspect", "bench-tokenizers" };
+
+    /// <summary>Set to 1 to see the stack trace of an unexpected failure (a bug report's detail).</summary>
+    const string DebugVariable = "LORABUILD_DEBUG";
+
     public static int Main(string[] args)
     {
         ParentWatch.StartFromEnvironment(Console.Error.WriteLine);
@@ -21,7 +28,19 @@ public static class Program
         root.Subcommands.Add(MergeCommand.Create());
         try
         {
-            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && !IsHelpRequest(parse))
+            {
+                // Usage errors are coded like every other error, one line each, so MSBuild and scripts can read them.
+                var command = string.Join(' ', parse.CommandResult.Command == root ? ["lorabuild"] : new[] { "lorabuild", parse.CommandResult.Command.Name });
+                foreach (var error in parse.Errors)
+                    Console.Error.WriteLine(new LoraBuildException(ErrorCodes.BadArgument, $"{command}: {error.Message} (see {command} --help)").ToString());
+                return 1;
+            }
+            if (parse.Errors.Count == 0 && parse.CommandResult.Command != root && !TorchFreeCommands.Contains(parse.CommandResult.Command.Name)
+                && !IsHelpRequest(parse))
+                Native.TorchRuntime.EnsureLoaded();
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (LoraBuildException e)
         {
@@ -36,5 +55,16 @@ public static class Program
             Console.Error.WriteLine(new LoraBuildException(code, $"File system error: {e.Message}").ToString());
             return 1;
         }
+        catch (Exception e)
+        {
+            // Anything else is a LoraBuild bug: one coded line for the user, the stack trace only when asked for.
+            Console.Error.WriteLine(new LoraBuildException(ErrorCodes.InternalError,
+                $"Unexpected {e.GetType().Name}: {e.Message} (a LoraBuild bug; set {DebugVariable}=1 for the stack trace and report it).").ToString());
+            if (Environment.GetEnvironmentVariable(DebugVariable) == "1") Console.Error.WriteLine(e);
+            return 1;
+        }
     }
+
+    static bool IsHelpRequest(ParseResult parse) =>
+        parse.Tokens.Any(t => t.Value is "--help" or "-h" or "-?" or "/?" or "/h");
 }

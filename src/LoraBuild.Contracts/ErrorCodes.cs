@@ -80,4 +80,5 @@ public static class ErrorCodes
     // Command line (0090-0099)
     public const string BadArgument = "LB0090";
     public const string InputFileInvalid = "LB0091";
+    public const string InternalError = "LB0099";
 }

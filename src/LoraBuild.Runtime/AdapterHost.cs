@@ -39,6 +39,8 @@ public sealed class AdapterHost : IDisposable
     }
 
     public string BaseModelSha256 { get; }
+    /// <summary>The base model's tokenizer: <see cref="HfTokenizer.EncodePrompt"/> is how a raw prompt becomes ids here.</summary>
+    public HfTokenizer Tokenizer => tokenizer;
     public IReadOnlyCollection<string> Adapters => adapters;
 
     public static AdapterHost Load(string baseModelDirectory, IEnumerable<AdapterSource> sources, HostOptions? options = null)
@@ -129,7 +131,7 @@ public sealed class AdapterHost : IDisposable
         {
             if (adapter == BaseOnly) LoraModel.SetActiveAdapters(model);
             else LoraModel.SetActiveAdapters(model, adapter);
-            var ids = TextGenerator.Generate(model, tokenizer.Encode(prompt), stopIds, options ?? new GenerationOptions());
+            var ids = TextGenerator.Generate(model, tokenizer.EncodePrompt(prompt), stopIds, options ?? new GenerationOptions());
             return tokenizer.Decode(ids);
         }
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using LoraBuild.Adapters;
 using LoraBuild.Diagnostics;
 using LoraBuild.Generation;
@@ -26,8 +27,9 @@ public static class GenerateCommand
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
+        var json = new Option<bool>("--json") { Description = "One JSON object per prompt: adapter, prompt, prompt_ids (what the model was given), output_ids, text." };
         var command = new Command("generate", "Generate text (KV cache; greedy, or temperature with top-p), stopping at end of sequence.")
-            { model, adapters, prompts, use, maxNewTokens, temperature, topP, seed, device, dtype };
+            { model, adapters, prompts, use, maxNewTokens, temperature, topP, seed, device, dtype, json };
         command.SetAction(parse =>
         {
             var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
@@ -48,8 +50,16 @@ public static class GenerateCommand
                     throw new LoraBuildException(ErrorCodes.BadArgument, $"--use {adapterName}: no adapter of that name; loaded: {string.Join(", ", named.Select(n => n.Name).DefaultIfEmpty("none"))}.");
                 if (adapterName == "base") LoraModel.SetActiveAdapters(loaded);
                 else LoraModel.SetActiveAdapters(loaded, adapterName);
-                var ids = TextGenerator.Generate(loaded, tokenizer.Encode(promptList[i]), stopIds, options);
-                Console.WriteLine($"[{adapterName}] {promptList[i]}{tokenizer.Decode(ids)}");
+                // A raw prompt gets the tokenizer's leading special tokens, as transformers' tokenizer(prompt) and training give it.
+                var promptIds = tokenizer.EncodePrompt(promptList[i]);
+                var ids = TextGenerator.Generate(loaded, promptIds, stopIds, options);
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                    {
+                        ["adapter"] = adapterName, ["prompt"] = promptList[i], ["prompt_ids"] = promptIds, ["output_ids"] = ids, ["text"] = tokenizer.Decode(ids),
+                    }));
+                else
+                    Console.WriteLine($"[{adapterName}] {promptList[i]}{tokenizer.Decode(ids)}");
             }
             return 0;
         });

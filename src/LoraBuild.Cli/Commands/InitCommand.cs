@@ -21,7 +21,6 @@ public static class InitCommand
         var command = new Command("init", "Create a randomly initialised model (HF init) to pre-train or benchmark.") { config, tokenizer, output, seed, dtype, shardSize };
         command.SetAction(parse =>
         {
-            Native.TorchRuntime.EnsureLoaded();
             var configPath = Path.GetFullPath(parse.GetValue(config)!);
             var staging = Directory.CreateTempSubdirectory("lorabuild-init-").FullName;
             try

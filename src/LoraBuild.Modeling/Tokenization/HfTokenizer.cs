@@ -137,6 +137,22 @@ public sealed class HfTokenizer
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens) => pipeline.Encode(text, addSpecialTokens);
 
     /// <summary>
+    /// The ids a model is given for a raw-text prompt: the special tokens the tokenizer puts before text (BOS for Llama 3
+    /// and Gemma), then the text — what <c>tokenizer(prompt)</c> feeds transformers' <c>generate</c>, and exactly what
+    /// training puts before a completion. Suffix tokens (an <c>add_eos_token</c> EOS) are left out: nothing follows an
+    /// end of sequence. A rendered chat template takes <see cref="Encode(string)"/> instead: it wrote its markers itself.
+    /// </summary>
+    public IReadOnlyList<int> EncodePrompt(string rawText)
+    {
+        var text = Encode(rawText);
+        if (PrefixSpecialIds.Count == 0) return text;
+        var ids = new List<int>(PrefixSpecialIds.Count + text.Count);
+        ids.AddRange(PrefixSpecialIds);
+        ids.AddRange(text);
+        return ids;
+    }
+
+    /// <summary>
     /// As <c>tokenizer.decode(ids, skip_special_tokens, clean_up_tokenization_spaces)</c>; skipping defaults to true here
     /// because generated text is shown without markers; the clean-up defaults to tokenizer_config.json's.
     /// </summary>

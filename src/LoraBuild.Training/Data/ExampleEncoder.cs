@@ -66,21 +66,21 @@ public sealed class ExampleEncoder
         }
 
         // Text and prompt/completion get the special tokens the tokenizer itself adds (transformers' add_special_tokens:
-        // Llama 2/3 and Gemma BOS, a template's EOS); chat templates write their own markers into the text.
-        var templated = example.Format != ExampleFormat.Chat;
-        if (templated) Add(tokenizer.PrefixSpecialIds, false);
+        // Llama 2/3 and Gemma BOS, a template's EOS); chat templates write their own markers into the text. A prompt is
+        // encoded by the one rule generation and the runtime use (HfTokenizer.EncodePrompt), so all three agree.
         switch (example.Format)
         {
             case ExampleFormat.Text:
+                Add(tokenizer.PrefixSpecialIds, false);
                 Add(tokenizer.Encode(example.Text!), true);
                 break;
             case ExampleFormat.PromptCompletion:
             case ExampleFormat.Alpaca:
-                Add(tokenizer.Encode(example.Prompt!), false);
+                Add(tokenizer.EncodePrompt(example.Prompt!), false);
                 Add(tokenizer.Encode(example.Completion!), true);
                 break;
         }
-        if (templated) Add(tokenizer.SuffixSpecialIds, true);
+        Add(tokenizer.SuffixSpecialIds, true);
         // The end-of-sequence token is learned so the model learns to stop (docs/training.md), once.
         if (tokenizer.EosTokenId is { } eos && (ids.Count == 0 || ids[^1] != eos)) Add([eos], true);
         return new TokenizedExample(ids.ToArray(), labels.ToArray(), $"{example.File}:{example.Line}");
