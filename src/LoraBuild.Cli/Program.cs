@@ -16,6 +16,7 @@ public static class Program
     public static int Main(string[] args)
     {
         ParentWatch.StartFromEnvironment(Console.Error.WriteLine);
+        GcTorture.StartFromEnvironment(Console.Error.WriteLine);
         var root = new RootCommand("lorabuild: fine-tune, evaluate and run LoRA adapters on Hugging Face models (the LoraBuild worker).");
         root.Subcommands.Add(LogitsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());

@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -69,10 +70,10 @@ public sealed class AdamW : IDisposable
     public double ClipGradients(double maxNorm)
     {
         SyncGradients();
-        using var norm = linalg.vector_norm(flatGradients);
+        using var norm = flatGradients.norm(2.0f);
         var total = norm.item<float>();
         var coefficient = maxNorm / (total + 1e-6);
-        if (coefficient < 1) flatGradients.mul_(coefficient);
+        if (coefficient < 1) flatGradients.TimesInPlace(coefficient);
         return total;
     }
 
@@ -87,11 +88,19 @@ public sealed class AdamW : IDisposable
         var stepSize = learningRate / biasCorrection1;
         var m = paged ? expAvg.to(flatParameters.device) : expAvg;
         var v = paged ? expAvgSq.to(flatParameters.device) : expAvgSq;
-        if (weightDecay != 0) flatParameters.mul_(1 - learningRate * weightDecay);
-        m.mul_(beta1).add_(flatGradients, alpha: 1 - beta1);
-        v.mul_(beta2).addcmul_(flatGradients, flatGradients, value: 1 - beta2);
-        var denominator = (v.sqrt() / Math.Sqrt(biasCorrection2)).add_(epsilon);
-        flatParameters.addcdiv_(m, denominator, value: -stepSize);
+        // Every number handed to libtorch is an owned Scalar, alive until the kernel that reads it returns (docs/native.md).
+        using var decay = (1 - learningRate * weightDecay).ToScalar();
+        using var beta1Scalar = beta1.ToScalar();
+        using var oneMinusBeta1 = (1 - beta1).ToScalar();
+        using var beta2Scalar = beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - beta2).ToScalar();
+        using var epsilonScalar = epsilon.ToScalar();
+        using var negativeStep = (-stepSize).ToScalar();
+        if (weightDecay != 0) flatParameters.mul_(decay);
+        m.mul_(beta1Scalar).add_(flatGradients, alpha: oneMinusBeta1);
+        v.mul_(beta2Scalar).addcmul_(flatGradients, flatGradients, value: oneMinusBeta2);
+        var denominator = v.sqrt().DividedBy(Math.Sqrt(biasCorrection2)).add_(epsilonScalar, OwnedScalars.One);
+        flatParameters.addcdiv_(m, denominator, value: negativeStep);
         if (paged)
         {
             expAvg.copy_(m);

@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using LoraBuild.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -109,7 +110,7 @@ public sealed class LoraLinear : nn.Module
         foreach (var name in active)
         {
             var adapter = adapters[name];
-            result = adapter.UseDora ? result + DoraDelta(x, result, baseWeight!, adapter) : AddLora(result, x, adapter);
+            result = adapter.UseDora ? result.Plus(DoraDelta(x, result, baseWeight!, adapter)) : AddLora(result, x, adapter);
         }
         return scope.MoveToOuter(result);
     }
@@ -144,17 +145,17 @@ public sealed class LoraLinear : nn.Module
         var scale = (adapter.Magnitude!.to_type(x.dtype) / weightNorm).view(1, -1);
         var droppedOut = training && adapter.Dropout > 0;
         var input = Dropout(x, adapter);
-        var baseResult = droppedOut ? F.linear(input, baseWeight) : bias is null ? resultSoFar : resultSoFar - bias;
+        var baseResult = droppedOut ? F.linear(input, baseWeight) : bias is null ? resultSoFar : resultSoFar.sub(bias);
         var loraResult = F.linear(F.linear(input, a), b);
-        return (scale - 1) * baseResult + scale * loraResult * adapter.Scaling;
+        return scale.Minus(1).mul(baseResult).Plus(scale.mul(loraResult).Times(adapter.Scaling));
     }
 
     /// <summary>Row norms of W + s·B·A: DoRA's magnitude at initialisation and its normaliser in forward and merge.</summary>
     public static Tensor DoraWeightNorm(Tensor weight, Tensor loraA, Tensor loraB, double scaling)
     {
         using var scope = NewDisposeScope();
-        var combined = weight + scaling * matmul(loraB, loraA);
-        return scope.MoveToOuter(linalg.vector_norm(combined, 2, [1L]));
+        var combined = weight.Plus(matmul(loraB, loraA).Times(scaling));
+        return scope.MoveToOuter(combined.norm(1, keepdim: false, p: 2));
     }
 
     /// <summary>The merged weight W' = W + s·B·A, or for DoRA (m / ||W + s·B·A||) ⊙ (W + s·B·A).</summary>
@@ -167,10 +168,10 @@ public sealed class LoraLinear : nn.Module
         var w = BaseWeight(computeType);
         var a = adapter.LoraA.to_type(computeType);
         var b = adapter.LoraB.to_type(computeType);
-        var merged = w + adapter.Scaling * matmul(b, a);
+        var merged = w.Plus(matmul(b, a).Times(adapter.Scaling));
         if (adapter.UseDora)
         {
-            var norm = linalg.vector_norm(merged, 2, [1L]);
+            var norm = merged.norm(1, keepdim: false, p: 2);
             merged = (adapter.Magnitude!.to_type(computeType) / norm).view(-1, 1) * merged;
         }
         return scope.MoveToOuter(merged.to_type(weight.dtype));

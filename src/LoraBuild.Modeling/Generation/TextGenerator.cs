@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using LoraBuild.Models;
 using static TorchSharp.torch;
 
@@ -43,14 +44,14 @@ public static class TextGenerator
 
     static int Sample(Tensor logits, GenerationOptions options, TorchSharp.torch.Generator generator)
     {
-        var probabilities = (logits / options.Temperature).softmax(-1);
+        var probabilities = logits.DividedBy(options.Temperature).softmax(-1);
         if (options.TopP < 1.0)
         {
             var (sorted, order) = probabilities.sort(descending: true);
             var cumulative = sorted.cumsum(0);
             // Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-            var outside = (cumulative - sorted) >= options.TopP;
-            sorted = sorted.masked_fill(outside, 0);
+            var outside = cumulative.sub(sorted).AtLeast(options.TopP);
+            sorted = sorted.masked_fill(outside, OwnedScalars.Zero);
             var choice = sorted.multinomial(1, generator: generator).item<long>();
             return (int)order[choice].item<long>();
         }

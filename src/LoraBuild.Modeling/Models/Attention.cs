@@ -1,3 +1,5 @@
+using TorchSharp;
+using LoraBuild.Native;
 using LoraBuild.Adapters;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -99,7 +101,7 @@ public sealed class Attention : nn.Module
         var (length, keyCount) = (q.shape[2], k.shape[2]);
         // TorchSharp's SDPA always scales by head_dim^-0.5: fold any other scale (Gemma's) into the queries.
         var defaultScale = 1.0 / Math.Sqrt(headDim);
-        if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q * (scale / defaultScale);
+        if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q.Times(scale / defaultScale);
         var windowCuts = slidingWindow is { } w && keyCount > w;
         if (length == 1 && !windowCuts) return F.scaled_dot_product_attention(q, k, v);
         if (past == 0 && firstKey == 0 && !windowCuts) return F.scaled_dot_product_attention(q, k, v, is_casual: true);
@@ -109,9 +111,9 @@ public sealed class Attention : nn.Module
     /// <summary>HF's eager attention with Gemma 2's soft-capping: cap * tanh(q·kᵀ * scale / cap), mask, float32 softmax.</summary>
     Tensor SoftCappedAttention(Tensor q, Tensor k, Tensor v, double cap, long past, long firstKey)
     {
-        var scores = q.matmul(k.transpose(2, 3)) * scale;
-        scores = (scores / cap).tanh() * cap;
-        scores = scores + CausalMask(q.shape[2], past, firstKey, k.shape[2], scores.dtype, scores.device);
+        var scores = q.matmul(k.transpose(2, 3)).Times(scale);
+        scores = scores.DividedBy(cap).tanh().Times(cap);
+        scores = scores.Plus(CausalMask(q.shape[2], past, firstKey, k.shape[2], scores.dtype, scores.device));
         var weights = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
         return weights.matmul(v);
     }
@@ -127,10 +129,13 @@ public sealed class Attention : nn.Module
     /// <summary>Additive mask [query, key]: 0 where query i (at position past+i) may see key j, -inf elsewhere.</summary>
     Tensor CausalMask(long length, long past, long firstKey, long keyCount, ScalarType dtype, Device device)
     {
-        var queryPositions = arange(past, past + length, device: device).unsqueeze(1);
-        var keyPositions = arange(firstKey, firstKey + keyCount, device: device).unsqueeze(0);
+        var queryPositions = OwnedScalars.Range(past, past + length, device).unsqueeze(1);
+        var keyPositions = OwnedScalars.Range(firstKey, firstKey + keyCount, device).unsqueeze(0);
         var allowed = keyPositions <= queryPositions;
-        if (slidingWindow is { } window) allowed = allowed.logical_and(queryPositions - keyPositions < window);
-        return zeros(length, keyCount, dtype, device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        if (slidingWindow is { } window) {
+            using var windowSize = window.ToScalar();
+            allowed = allowed.logical_and(queryPositions.sub(keyPositions).lt(windowSize));
+        }
+        return zeros(length, keyCount, dtype, device).masked_fill(allowed.logical_not(), OwnedScalars.NegativeInfinity);
     }
 }

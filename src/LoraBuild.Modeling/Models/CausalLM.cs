@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using LoraBuild.Adapters;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -60,7 +61,7 @@ public sealed class CausalLM : nn.Module
 
     /// <summary>Gemma 2's final-logit soft-capping, cap * tanh(logits / cap), in the logits' dtype as HF does.</summary>
     Tensor SoftCap(Tensor logits) =>
-        Config.FinalLogitSoftcapping is { } cap ? (logits / cap).tanh() * cap : logits;
+        Config.FinalLogitSoftcapping is { } cap ? logits.DividedBy(cap).tanh().Times(cap) : logits;
 
     /// <summary>Logits [batch, vocab] of the last position only (generation: the head runs on one position).</summary>
     public Tensor ForwardLast(Tensor inputIds, KeyValueCache? cache = null)
@@ -82,7 +83,7 @@ public sealed class CausalLM : nn.Module
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds);
         var loss = lm_head.ActiveAdapters.Count > 0 || lm_head.Bias is not null
-            ? TokenLossSum(SoftCap(lm_head.Forward(hidden)), labels) / divisor
+            ? TokenLossSum(SoftCap(lm_head.Forward(hidden)), labels).DividedBy(divisor)
             : LinearCrossEntropy.Loss(hidden, lm_head.BaseWeight(hidden.dtype), labels, divisor, softcap: Config.FinalLogitSoftcapping);
         return scope.MoveToOuter(loss);
     }

@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
@@ -41,11 +42,11 @@ public sealed class DecoderLayer : nn.Module
         var attention = self_attn.Forward(input_layernorm.Forward(hidden), cos, signedSin, cache, past, index);
         if (pre_feedforward_layernorm is null)
         {
-            var attended = hidden + attention;
-            return scope.MoveToOuter(attended + mlp.Forward(post_attention_layernorm.Forward(attended)));
+            var attended = hidden.Plus(attention);
+            return scope.MoveToOuter(attended.Plus(mlp.Forward(post_attention_layernorm.Forward(attended))));
         }
-        var sandwiched = hidden + post_attention_layernorm.Forward(attention);
+        var sandwiched = hidden.Plus(post_attention_layernorm.Forward(attention));
         var fed = post_feedforward_layernorm!.Forward(mlp.Forward(pre_feedforward_layernorm.Forward(sandwiched)));
-        return scope.MoveToOuter(sandwiched + fed);
+        return scope.MoveToOuter(sandwiched.Plus(fed));
     }
 }

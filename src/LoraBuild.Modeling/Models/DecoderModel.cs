@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -42,7 +43,7 @@ public sealed class DecoderModel : nn.Module
         using var scope = NewDisposeScope();
         var (batch, length) = (inputIds.shape[0], inputIds.shape[1]);
         var past = cache?.Length ?? 0;
-        var positions = arange(past, past + length, device: inputIds.device).unsqueeze(0).expand(batch, length);
+        var positions = OwnedScalars.Range(past, past + length, inputIds.device).unsqueeze(0).expand(batch, length);
         var hidden = embed_tokens.Forward(inputIds);
         // HF multiplies by the normaliser as a tensor of the model dtype: in bf16, sqrt(1152) = 33.94 becomes 34.0.
         if (embeddingScale is { } normaliser) hidden = hidden * tensor(normaliser, dtype, hidden.device);

@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,7 +33,7 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
         using var scope = NewDisposeScope();
         var (batch, length) = (labels.shape[0], labels.shape[1]);
         // Row (b, t) predicts labels[b, t + 1]; the last position of each sequence predicts nothing.
-        var targets = cat([labels.narrow(1, 1, length - 1), full(batch, 1, -100L, dtype: ScalarType.Int64, device: labels.device)], 1).reshape(-1);
+        var targets = cat([labels.narrow(1, 1, length - 1), full(batch, 1, OwnedScalars.IgnoredLabel, dtype: ScalarType.Int64, device: labels.device)], 1).reshape(-1);
         var chunkRows = Math.Max(1, chunkBytes / (4 * headWeight.shape[0]));
         return scope.MoveToOuter(apply(hidden, headWeight, targets, chunkRows, divisor, softcap ?? 0.0));
     }
@@ -41,6 +42,9 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
     {
         var (hidden, weight, targets, chunkRows, divisor) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (long)vars[3], (double)vars[4]);
         var cap = (double)vars[5];
+        // The run's numbers as native scalars, owned until the last kernel that reads them has returned (docs/native.md).
+        using var capScalar = cap.ToScalar();
+        using var divisorScalar = divisor.ToScalar();
         var rows = hidden.reshape(-1, hidden.shape[^1]);
         var hiddenNeedsGrad = hidden.requires_grad;
         var weightNeedsGrad = weight.requires_grad;
@@ -58,30 +62,30 @@ public sealed class LinearCrossEntropy : autograd.SingleTensorFunction<LinearCro
             Tensor? tanhOfScaled = null;
             if (cap > 0)
             {
-                tanhOfScaled = logits.div_(cap).tanh_();
-                logits = tanhOfScaled * cap;
+                tanhOfScaled = logits.div_(capScalar).tanh_();
+                logits = tanhOfScaled.mul(capScalar);
             }
-            var ignored = target.eq(-100);
-            var safeTarget = target.masked_fill(ignored, 0).unsqueeze(1);
+            var ignored = target.eq(OwnedScalars.IgnoredLabel);
+            var safeTarget = target.masked_fill(ignored, OwnedScalars.Zero).unsqueeze(1);
             var logSumExp = logits.logsumexp(1, keepdim: true);
-            var tokenLoss = (logSumExp - logits.gather(1, safeTarget)).masked_fill_(ignored.unsqueeze(1), 0);
-            loss.add_(tokenLoss.sum());
+            var tokenLoss = (logSumExp - logits.gather(1, safeTarget)).masked_fill_(ignored.unsqueeze(1), OwnedScalars.Zero);
+            loss.PlusInPlace(tokenLoss.sum());
             if (hiddenGrad is null && weightGrad is null) continue;
 
             // d(loss)/d(logits) = (softmax - one-hot) / divisor, zero on ignored rows; rounded to the compute dtype for
             // the GEMMs, as autograd's backward of the upcast would hand it on.
             var logitsGrad = logits.sub_(logSumExp).exp_();
-            logitsGrad.scatter_add_(1, safeTarget, full_like(safeTarget, -1.0f, ScalarType.Float32));
-            logitsGrad.masked_fill_(ignored.unsqueeze(1), 0).div_(divisor);
-            if (tanhOfScaled is not null) logitsGrad.mul_(1 - tanhOfScaled.square());
+            logitsGrad.scatter_add_(1, safeTarget, full_like(safeTarget, OwnedScalars.MinusOne, ScalarType.Float32));
+            logitsGrad.masked_fill_(ignored.unsqueeze(1), OwnedScalars.Zero).div_(divisorScalar);
+            if (tanhOfScaled is not null) logitsGrad.mul_(tanhOfScaled.Squared().SubtractedFrom(1));
             var gradInCompute = logitsGrad.to_type(weight.dtype);
             hiddenGrad?.narrow(0, start, size).copy_(gradInCompute.matmul(weight));
-            weightGrad?.add_(gradInCompute.t().matmul(input));
+            weightGrad?.PlusInPlace(gradInCompute.t().matmul(input));
         }
         ctx.save_for_backward([hiddenGrad!, weightGrad!]);
         ctx.save_data("hiddenShape", hidden.shape);
         ctx.save_data("weightType", weight.dtype);
-        return loss.div_(divisor).squeeze(0);
+        return loss.div_(divisorScalar).squeeze(0);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)

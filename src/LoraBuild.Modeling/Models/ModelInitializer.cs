@@ -1,3 +1,5 @@
+using TorchSharp;
+using LoraBuild.Native;
 using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
@@ -19,7 +21,11 @@ public static class ModelInitializer
         var normIdentity = model.modules().OfType<RmsNorm>().ToDictionary(n => n.Weight.Handle, n => n.IdentityWeight);
         foreach (var (name, parameter) in model.CheckpointParameters())
         {
-            if (normIdentity.TryGetValue(parameter.Handle, out var identity)) parameter.fill_(identity);
+            if (normIdentity.TryGetValue(parameter.Handle, out var identity))
+            {
+                using var value = identity.ToScalar();
+                parameter.fill_(value);
+            }
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) parameter.zero_();
             else parameter.normal_(0, initializerRange, generator);
         }

@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,7 +18,8 @@ public sealed class RmsNorm : nn.Module
     public RmsNorm(long size, double eps, ScalarType dtype, Device device, NormStyle style = NormStyle.Scale) : base(nameof(RmsNorm))
     {
         this.style = style;
-        weight = new Parameter(full(size, IdentityWeight, dtype, device), requires_grad: false);
+        using var identity = IdentityWeight.ToScalar();
+        weight = new Parameter(full(size, identity, dtype, device), requires_grad: false);
         this.eps = eps;
         RegisterComponents();
     }
@@ -37,21 +39,21 @@ public sealed class RmsNorm : nn.Module
         if (style == NormStyle.UnitOffset)
         {
             var normalised = hidden.to_type(ScalarType.Float32);
-            normalised = normalised * rsqrt(normalised.pow(2).mean([-1L], keepdim: true) + eps);
-            return scope.MoveToOuter((normalised * (weight.to_type(ScalarType.Float32) + 1.0)).to_type(inputType));
+            normalised = normalised * rsqrt(normalised.pow(OwnedScalars.Two).mean([-1L], keepdim: true).Plus(eps));
+            return scope.MoveToOuter((normalised * weight.to_type(ScalarType.Float32).Plus(1.0)).to_type(inputType));
         }
         if (inputType != ScalarType.Float32 && training && FastHalfPrecision)
         {
             // Training on bf16/fp16 activations: the mean of squares accumulates in float32, but no float32 copy of the
             // activations is made (HF's round trip reads and writes each activation four more times, forward and
             // backward; ~10% of a tinyllama step on an H100). Inference keeps HF's exact semantics below.
-            var meanSquare = hidden.square().mean([-1L], keepdim: true, type: ScalarType.Float32);
-            var inverse = rsqrt(meanSquare + eps).to_type(inputType);
+            var meanSquare = hidden.Squared().mean([-1L], keepdim: true, type: ScalarType.Float32);
+            var inverse = rsqrt(meanSquare.Plus(eps)).to_type(inputType);
             return scope.MoveToOuter(weight * (hidden * inverse));
         }
         var x = hidden.to_type(ScalarType.Float32);
-        var variance = x.pow(2).mean([-1L], keepdim: true);
-        x = x * rsqrt(variance + eps);
+        var variance = x.pow(OwnedScalars.Two).mean([-1L], keepdim: true);
+        x = x * rsqrt(variance.Plus(eps));
         return scope.MoveToOuter(weight * x.to_type(inputType));
     }
 }

@@ -1,3 +1,5 @@
+using TorchSharp;
+using LoraBuild.Native;
 using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
@@ -21,12 +23,13 @@ public sealed class RotaryEmbedding : nn.Module
     public static Tensor ComputeInverseFrequencies(RopeParameters rope, int dim)
     {
         using var scope = NewDisposeScope();
-        var exponents = arange(0, dim, 2, dtype: ScalarType.Int64).to_type(ScalarType.Float32) / dim;
-        var invFreq = 1.0f / pow(tensor((float)rope.Theta), exponents);
+        using var end = dim.ToScalar();
+        var exponents = arange(OwnedScalars.Zero, end, OwnedScalars.Two, dtype: ScalarType.Int64).to_type(ScalarType.Float32).DividedBy((long)dim);
+        var invFreq = pow(tensor((float)rope.Theta), exponents).Dividing(1.0f);
         switch (rope.Type)
         {
             case "linear":
-                invFreq = invFreq / (float)rope.Factor;
+                invFreq = invFreq.DividedBy((float)rope.Factor);
                 break;
             case "llama3":
                 invFreq = Llama3Scaling(invFreq, rope);
@@ -40,11 +43,11 @@ public sealed class RotaryEmbedding : nn.Module
         var oldContext = (double)rope.OriginalMaxPositionEmbeddings;
         var lowFreqWavelen = oldContext / rope.LowFreqFactor;
         var highFreqWavelen = oldContext / rope.HighFreqFactor;
-        var wavelen = 2 * Math.PI / invFreq;
-        var scaled = where(wavelen > lowFreqWavelen, invFreq / rope.Factor, invFreq);
-        var smooth = (oldContext / wavelen - rope.LowFreqFactor) / (rope.HighFreqFactor - rope.LowFreqFactor);
-        var smoothed = (1 - smooth) * scaled / rope.Factor + smooth * scaled;
-        var isMedium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+        var wavelen = invFreq.Dividing(2 * Math.PI);
+        var scaled = where(wavelen.GreaterThan(lowFreqWavelen), invFreq.DividedBy(rope.Factor), invFreq);
+        var smooth = wavelen.Dividing(oldContext).Minus(rope.LowFreqFactor).DividedBy(rope.HighFreqFactor - rope.LowFreqFactor);
+        var smoothed = smooth.SubtractedFrom(1).mul(scaled).DividedBy(rope.Factor).Plus(smooth.mul(scaled));
+        var isMedium = wavelen.AtLeast(highFreqWavelen).logical_and(wavelen.AtMost(lowFreqWavelen));
         return where(isMedium, smoothed, scaled);
     }
 
@@ -80,5 +83,5 @@ public sealed class RotaryEmbedding : nn.Module
         return scope.MoveToOuter(cat([Rotate(rotated, c, s), passThrough], -1));
     }
 
-    static Tensor Rotate(Tensor x, Tensor cos, Tensor signedSin) => addcmul(x * cos, x.roll(x.shape[^1] / 2, -1), signedSin, 1);
+    static Tensor Rotate(Tensor x, Tensor cos, Tensor signedSin) => addcmul(x * cos, x.roll(x.shape[^1] / 2, -1), signedSin, OwnedScalars.One);
 }

@@ -1,3 +1,5 @@
+using TorchSharp;
+using LoraBuild.Native;
 using static TorchSharp.torch;
 
 namespace LoraBuild.Quantization;
@@ -12,6 +14,10 @@ public sealed class Nf4Tensor : IDisposable
 {
     public const int BlockSize = 64;
     public const int AbsmaxBlockSize = 256;
+    // Owned for the process (docs/native.md): passed to libtorch on every quantisation.
+    static readonly Scalar MinAbsmax = 1e-12f.ToScalar();
+    static readonly Scalar MinInt8Code = (-127).ToScalar();
+    static readonly Scalar MaxInt8Code = 127.ToScalar();
 
     /// <summary>The NF4 code values of the QLoRA paper (bitsandbytes' NF4 map), ascending.</summary>
     public static readonly float[] CodeValues =
@@ -58,26 +64,26 @@ public sealed class Nf4Tensor : IDisposable
         var padded = (n + BlockSize - 1) / BlockSize * BlockSize;
         if (padded != n) flat = cat([flat, zeros(padded - n, device: device)]);
         var blocks = flat.view(-1, BlockSize);
-        var blockAbsmax = blocks.abs().amax([1L]).clamp_min(1e-12f);
+        var blockAbsmax = blocks.abs().amax([1L]).clamp_min(MinAbsmax);
         var normalised = blocks / blockAbsmax.unsqueeze(1);
 
         // Nearest code value: bucketize against the midpoints between neighbouring codes.
         var codes = tensor(CodeValues, device: device);
-        var midpoints = (codes.narrow(0, 0, 15) + codes.narrow(0, 1, 15)) / 2;
+        var midpoints = codes.narrow(0, 0, 15).Plus(codes.narrow(0, 1, 15)).DividedBy(2);
         var indices = bucketize(normalised.reshape(-1), midpoints).view(-1, 2);
-        var packedCodes = (indices.select(1, 0) * 16 + indices.select(1, 1)).to_type(ScalarType.Byte);
+        var packedCodes = indices.select(1, 0).Times(16).Plus(indices.select(1, 1)).to_type(ScalarType.Byte);
 
         if (!doubleQuantization)
             return new Nf4Tensor(weight.shape, packedCodes.MoveToOuterDisposeScope(), blockAbsmax.MoveToOuterDisposeScope(), null, null, 0, device);
 
         var offset = blockAbsmax.mean().item<float>();
-        var centred = blockAbsmax - offset;
+        var centred = blockAbsmax.Minus(offset);
         var count = centred.numel();
         var paddedCount = (count + AbsmaxBlockSize - 1) / AbsmaxBlockSize * AbsmaxBlockSize;
         if (paddedCount != count) centred = cat([centred, zeros(paddedCount - count, device: device)]);
         var groups = centred.view(-1, AbsmaxBlockSize);
-        var scales = (groups.abs().amax([1L]) / 127f).clamp_min(1e-12f);
-        var quantised = (groups / scales.unsqueeze(1)).round().clamp(-127, 127).to_type(ScalarType.Int8).reshape(-1).narrow(0, 0, count);
+        var scales = groups.abs().amax([1L]).DividedBy(127f).clamp_min(MinAbsmax);
+        var quantised = (groups / scales.unsqueeze(1)).round().clamp(MinInt8Code, MaxInt8Code).to_type(ScalarType.Int8).reshape(-1).narrow(0, 0, count);
         return new Nf4Tensor(weight.shape, packedCodes.MoveToOuterDisposeScope(), null,
             quantised.contiguous().MoveToOuterDisposeScope(), scales.MoveToOuterDisposeScope(), offset, device);
     }
@@ -89,7 +95,7 @@ public sealed class Nf4Tensor : IDisposable
         using var scope = NewDisposeScope();
         var count = absmaxCodes!.numel();
         var scales = absmaxScales!.repeat_interleave(AbsmaxBlockSize).narrow(0, 0, count);
-        return scope.MoveToOuter(absmaxCodes.to_type(ScalarType.Float32) * scales + absmaxOffset);
+        return scope.MoveToOuter(absmaxCodes.to_type(ScalarType.Float32).mul(scales).Plus(absmaxOffset));
     }
 
     /// <summary>

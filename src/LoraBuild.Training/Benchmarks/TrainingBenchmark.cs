@@ -1,3 +1,5 @@
+using TorchSharp;
+using LoraBuild.Native;
 using System.Diagnostics;
 using System.Text.Json;
 using LoraBuild.Adapters;
@@ -87,7 +89,7 @@ public static class TrainingBenchmark
         if (!onCuda) HostMemory.ResetPeak();
         double loss = 0;
         var predicted = batch * (sequence - 1);
-        Tensor MeanLoss() => c.FusedLoss ? model.TrainingLoss(ids, ids, predicted) : CausalLM.TokenLossSum(model.Forward(ids), ids) / predicted;
+        Tensor MeanLoss() => c.FusedLoss ? model.TrainingLoss(ids, ids, predicted) : CausalLM.TokenLossSum(model.Forward(ids), ids).DividedBy(predicted);
         void Step()
         {
             using var scope = NewDisposeScope();

@@ -1,3 +1,5 @@
+using TorchSharp;
+using LoraBuild.Native;
 using LoraBuild.Generation;
 using LoraBuild.Models;
 using LoraBuild.Tokenization;
@@ -56,7 +58,7 @@ public static class Evaluator
                 var length = logits.shape[1];
                 var guesses = logits.narrow(1, 0, length - 1).argmax(-1);
                 var targets = batch.Labels.narrow(1, 1, length - 1);
-                var mask = targets.ne(-100);
+                var mask = targets.ne(OwnedScalars.IgnoredLabel);
                 predicted += mask.sum().item<long>();
                 correct += guesses.eq(targets).logical_and(mask).sum().item<long>();
             }
