@@ -22,6 +22,7 @@ public static class ErrorCodes
     public const string SafeTensorsCoverage = "LB0019";
     public const string SafeTensorsDTypeMismatch = "LB0020";
     public const string SafeTensorsMissingFile = "LB0021";
+    public const string SafeTensorsNonFinite = "LB0022";
 
     // Model folders (0030-0049)
     public const string ConfigMissing = "LB0030";

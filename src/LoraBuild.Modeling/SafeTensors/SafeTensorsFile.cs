@@ -230,6 +230,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 RawBytes(info, start * elementSize, (int)(count * elementSize)).CopyTo(slice.bytes);
             }
         }
+        if (info.DType.IsFloatingPoint()) RefuseNonFinite(tensor, name);
         if (dtype is { } target && target != tensor.dtype)
         {
             var converted = tensor.to_type(target);
@@ -237,6 +238,24 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             return converted;
         }
         return tensor;
+    }
+
+    /// <summary>
+    /// A weight holding NaN or Inf makes every output non-finite: refused while the tensor is materialised (one pass
+    /// over memory already read, not the file), naming the file, the tensor and how many values are bad.
+    /// </summary>
+    void RefuseNonFinite(Tensor tensor, string name)
+    {
+        using var scope = NewDisposeScope();
+        var bad = tensor.isfinite().logical_not_();
+        var count = bad.sum().item<long>();
+        if (count == 0) return;
+        var first = bad.reshape(-1).nonzero().select(1, 0)[0].item<long>();
+        var value = tensor.reshape(-1)[first].to_type(ScalarType.Float64).item<double>();
+        tensor.Dispose();
+        throw new LoraBuildException(ErrorCodes.SafeTensorsNonFinite,
+            $"Tensor '{name}' holds {count} non-finite value{(count == 1 ? "" : "s")} (the first, {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}, at flat index {first}); " +
+            "a NaN or Inf weight makes every output non-finite. Re-export or retrain this file.", Path);
     }
 
     public void Dispose()
