@@ -264,6 +264,7 @@ public sealed class Trainer
             manual_seed(unchecked(config.Seed * 1_000_003L + step));
             var batches = plan.MicroBatches(step).Select(indices => BatchPlan.Collate(indices.Select(i => data.Train[i]).ToList(), data.PadId, model.Device)).ToList();
             var (loss, tokens) = AccumulateGradients(model, batches);
+            loss = InjectedFault.LossAtStep(step + 1, loss);
             windowTokens += tokens;
             totalTokens += tokens;
             if (!double.IsFinite(loss))

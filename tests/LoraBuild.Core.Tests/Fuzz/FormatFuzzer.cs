@@ -174,6 +174,42 @@ public sealed class FormatFuzzer(int seed)
         return random.Next(8) == 0 ? MutateBytes(result, 1) : result;
     }
 
+    /// <summary>
+    /// A valid safetensors file with NaN, +Inf or -Inf written into one floating-point tensor: one value, a few, or all
+    /// of them (held-out mutants of this kind once passed silently and gave non-finite logits).
+    /// </summary>
+    public byte[] MutateNonFinite(byte[] file)
+    {
+        var result = (byte[])file.Clone();
+        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(file);
+        using var header = System.Text.Json.JsonDocument.Parse(file.AsMemory(8, headerLength));
+        var tensors = header.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__" &&
+            p.Value.GetProperty("dtype").GetString() is "F32" or "F16" or "BF16" &&
+            p.Value.GetProperty("data_offsets")[1].GetInt64() > p.Value.GetProperty("data_offsets")[0].GetInt64()).ToList();
+        var tensor = Pick(tensors).Value;
+        var dtype = tensor.GetProperty("dtype").GetString()!;
+        var size = dtype == "F32" ? 4 : 2;
+        var begin = 8 + headerLength + tensor.GetProperty("data_offsets")[0].GetInt64();
+        var count = (tensor.GetProperty("data_offsets")[1].GetInt64() - tensor.GetProperty("data_offsets")[0].GetInt64()) / size;
+        var kind = random.Next(3); // NaN, +Inf, -Inf
+        byte[] pattern = (dtype, kind) switch
+        {
+            ("F32", 0) => BitConverter.GetBytes(float.NaN),
+            ("F32", 1) => BitConverter.GetBytes(float.PositiveInfinity),
+            ("F32", _) => BitConverter.GetBytes(float.NegativeInfinity),
+            ("F16", 0) => [0x00, 0x7E], ("F16", 1) => [0x00, 0x7C], ("F16", _) => [0x00, 0xFC],
+            (_, 0) => [0xC0, 0x7F], (_, 1) => [0x80, 0x7F], (_, _) => [0x80, 0xFF],
+        };
+        var indices = random.Next(3) switch
+        {
+            0 => [random.NextInt64(count)],
+            1 => Enumerable.Range(0, 1 + random.Next(8)).Select(_ => random.NextInt64(count)).ToArray(),
+            _ => Enumerable.Range(0, (int)count).Select(i => (long)i).ToArray(),
+        };
+        foreach (var index in indices) pattern.CopyTo(result, begin + index * size);
+        return result;
+    }
+
     /// <summary>JSONL: whole lines mutated as JSON, lines duplicated, dropped or joined, and raw byte edits.</summary>
     public byte[] MutateJsonl(string[] lines)
     {

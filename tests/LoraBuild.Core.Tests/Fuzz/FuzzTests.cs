@@ -75,6 +75,14 @@ public class FuzzTests(ITestOutputHelper output) : IDisposable
             }),
             new("lorabuild.json", 200, "lorabuild.json", f => f.MutateJson(manifestSeed), path => AdapterManifest.TryLoad(Path.GetDirectoryName(path)!)),
             new("jsonl", 400, "data.jsonl", f => f.MutateJsonl(jsonlLines), path => JsonlDataset.Read(path)),
+            // Every one of these must be refused with LB0022: a non-finite weight never loads (accepted = failure).
+            new("safetensors-nonfinite", 200, "model.safetensors", f => f.MutateNonFinite(f.Pick(safetensorsSeeds)), path =>
+            {
+                using var file = SafeTensorsFile.Open(path);
+                var refused = Assert.Throws<LoraBuildException>(() => { foreach (var name in file.Tensors.Keys) file.Read(name).Dispose(); });
+                Assert.Equal(ErrorCodes.SafeTensorsNonFinite, refused.Code);
+                throw refused;
+            }),
         ];
     }
 
@@ -154,7 +162,8 @@ public class FuzzTests(ITestOutputHelper output) : IDisposable
         foreach (var t in tallies)
         {
             Assert.True(t.Coded > 0, $"{t.Format}: no input was refused; the mutator does nothing");
-            Assert.True(t.Accepted > 0 || t.Format == "safetensors", $"{t.Format}: every input was refused; the mutator never produces a valid variant");
+            if (t.Format == "safetensors-nonfinite") Assert.Equal(t.Inputs, t.Coded); // never accepted
+            else Assert.True(t.Accepted > 0 || t.Format == "safetensors", $"{t.Format}: every input was refused; the mutator never produces a valid variant");
         }
         var failures = tallies.SelectMany(t => t.Failures).ToList();
         Assert.True(failures.Count == 0, $"{failures.Count} uncaught exception(s):\n" + string.Join("\n", failures.Take(10)));
