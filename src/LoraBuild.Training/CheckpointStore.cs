@@ -29,9 +29,12 @@ public sealed class CheckpointStore
         this.keep = keep;
     }
 
-    sealed record State(long Step, string Fingerprint, List<LossPoint> Curve);
+    /// <summary>trainer_state.json: the step, the run's fingerprint, and both curves so far (a resumed run's plots and
+    /// metrics.json keep the points recorded before the interruption). EvalCurve is absent in older checkpoints.</summary>
+    sealed record State(long Step, string Fingerprint, List<LossPoint> Curve, List<EvalPoint>? EvalCurve = null);
 
-    public string Save(long step, string fingerprint, IReadOnlyList<Parameter> trainable, AdamW optimizer, IReadOnlyList<LossPoint> curve)
+    public string Save(long step, string fingerprint, IReadOnlyList<Parameter> trainable, AdamW optimizer, IReadOnlyList<LossPoint> curve,
+        IReadOnlyList<EvalPoint> evalCurve)
     {
         var path = Path.Combine(root, Prefix + step.ToString("D8", CultureInfo.InvariantCulture));
         try
@@ -41,7 +44,7 @@ public sealed class CheckpointStore
                 SafeTensorsWriter.Write(Path.Combine(temp, TrainableFile), trainable.Select((p, i) => KeyValuePair.Create($"param.{i}", (Tensor)p)));
                 InjectedFault.DiskFullAtCheckpoint(step);
                 SafeTensorsWriter.Write(Path.Combine(temp, OptimizerFile), optimizer.State());
-                File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(new State(step, fingerprint, curve.ToList())));
+                File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(new State(step, fingerprint, curve.ToList(), evalCurve.ToList())));
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -77,7 +80,7 @@ public sealed class CheckpointStore
         });
 
     /// <summary>Loads a checkpoint into the trainable tensors and the optimizer; returns the step it was taken at.</summary>
-    public long Restore(string path, IReadOnlyList<Parameter> trainable, AdamW optimizer, List<LossPoint> curve)
+    public long Restore(string path, IReadOnlyList<Parameter> trainable, AdamW optimizer, List<LossPoint> curve, List<EvalPoint> evalCurve)
     {
         var state = JsonSerializer.Deserialize<State>(File.ReadAllText(Path.Combine(path, StateFile)))
             ?? throw new LoraBuildException(ErrorCodes.CheckpointInvalid, "Checkpoint state is empty.", path);
@@ -96,6 +99,8 @@ public sealed class CheckpointStore
             optimizer.LoadState(name => optimizerState.Read(name), state.Step);
         curve.Clear();
         curve.AddRange(state.Curve);
+        evalCurve.Clear();
+        evalCurve.AddRange(state.EvalCurve ?? []);
         return state.Step;
     }
 

@@ -243,7 +243,7 @@ public sealed class Trainer
         long startStep = 0;
         if (resume && checkpoints.Newest(fingerprint) is { } checkpoint)
         {
-            startStep = checkpoints.Restore(checkpoint, trainable, optimizer, curve);
+            startStep = checkpoints.Restore(checkpoint, trainable, optimizer, curve, evalCurve);
             log($"resumed from {checkpoint} at step {startStep}/{totalSteps}");
         }
         else if (resume)
@@ -292,16 +292,17 @@ public sealed class Trainer
                 window.Restart();
                 windowTokens = 0;
             }
-            if (config.SaveSteps > 0 && done % config.SaveSteps == 0 && done < totalSteps)
-            {
-                var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve);
-                log($"checkpoint: {path}");
-            }
+            // Evaluate before checkpointing, so a checkpoint at the same step records this eval point too.
             if (config.EvalSteps > 0 && done % config.EvalSteps == 0 && done < totalSteps && data.EvalEncoded is not null)
             {
                 var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
                 log(string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
                 evalCurve.Add(new EvalPoint(done, quick.EvalLoss));
+            }
+            if (config.SaveSteps > 0 && done % config.SaveSteps == 0 && done < totalSteps)
+            {
+                var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve, evalCurve);
+                log($"checkpoint: {path}");
             }
         }
         return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve);
