@@ -52,6 +52,32 @@ public class TrainingRunsSurviveTests
         Assert.Equal(AdapterBytes(firstOut), AdapterBytes(killedOut));
     }
 
+    [Fact]
+    public void Evaluation_points_recorded_before_a_resume_stay_on_the_curve()
+    {
+        var root = TestPaths.TempDirectory();
+        var data = Path.Combine(root, "facts.jsonl");
+        File.WriteAllLines(data, ["{\"prompt\":\"red:\",\"completion\":\" apple\"}", "{\"prompt\":\"blue:\",\"completion\":\" sky\"}"]);
+        string[] Args(string output) => ["train", "--model", TestPaths.Hf("llama"), "--dataset", data, "--eval-dataset", data, "--out", output,
+            "--rank", "4", "--alpha", "8", "--steps", "8", "--lr", "1e-2", "--seed", "3", "--set", "micro_batch_size=2",
+            "--set", "save_steps=2", "--set", "eval_steps=2", "--set", "eval_max_new_tokens=2"];
+        static string EvalCurve(string output) =>
+            System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))).RootElement.GetProperty("eval_curve").GetRawText();
+
+        var whole = Worker.Run(Args(Path.Combine(root, "whole")));
+        Assert.True(whole.ExitCode == 0, whole.StdErr + whole.StdOut);
+        // The same run stopped at step 5 (after the step-4 eval and checkpoint), then resumed.
+        var interrupted = Path.Combine(root, "interrupted");
+        var stopped = Worker.RunWithEnvironment(new Dictionary<string, string?> { ["LORABUILD_FAULT_NAN_LOSS_AT_STEP"] = "5" }, Args(interrupted));
+        Assert.Equal(1, stopped.ExitCode);
+        var resumed = Worker.Run([.. Args(interrupted), "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.StdErr + resumed.StdOut);
+        Assert.Contains("resumed from", resumed.StdOut);
+        var expected = EvalCurve(Path.Combine(root, "whole"));
+        Assert.Contains("\"step\": 2", expected);
+        Assert.Equal(expected, EvalCurve(interrupted));
+    }
+
     static List<string> TrainArgs(string output)
     {
         var args = new List<string> { Path.Combine(AppContext.BaseDirectory, "lorabuild.dll"), "train", "--config", Examples.Digits("spell-dora.yaml"), "--out", output };
