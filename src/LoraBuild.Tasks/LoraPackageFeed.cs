@@ -1,3 +1,4 @@
+using LoraBuild.Diagnostics;
 using LoraBuild.IO;
 using Microsoft.Build.Framework;
 using NuGet.Common;
@@ -34,7 +35,9 @@ public sealed class RestoreLoraAdaptersFromCache : Microsoft.Build.Utilities.Tas
             {
                 foreach (var version in versions)
                 {
-                    if (!TryRestore(finder, cache, version, adapter)) continue;
+                    var outcome = TryRestore(finder, cache, version, adapter);
+                    if (outcome == RestoreOutcome.Locked) break;
+                    if (outcome == RestoreOutcome.NoMatch) continue;
                     Log.LogMessage(MessageImportance.High, "LoraAdapter '{0}' restored from cache: {1} {2} ({3}).", adapter.ItemSpec, PackageId, version, CacheFeed);
                     restored.Add(adapter);
                     break;
@@ -49,23 +52,39 @@ public sealed class RestoreLoraAdaptersFromCache : Microsoft.Build.Utilities.Tas
         return !Log.HasLoggedErrors;
     }
 
-    bool TryRestore(FindPackageByIdResource finder, SourceCacheContext cache, NuGetVersion version, ITaskItem adapter)
+    enum RestoreOutcome { Restored, NoMatch, Locked }
+
+    RestoreOutcome TryRestore(FindPackageByIdResource finder, SourceCacheContext cache, NuGetVersion version, ITaskItem adapter)
     {
         using var stream = new MemoryStream();
-        if (!finder.CopyNupkgToStreamAsync(PackageId, version, stream, cache, NullLogger.Instance, CancellationToken.None).GetAwaiter().GetResult()) return false;
+        if (!finder.CopyNupkgToStreamAsync(PackageId, version, stream, cache, NullLogger.Instance, CancellationToken.None).GetAwaiter().GetResult()) return RestoreOutcome.NoMatch;
         stream.Position = 0;
         using var package = new PackageArchiveReader(stream);
         var prefix = $"lora/{adapter.ItemSpec}/";
         var files = package.GetFiles().Where(f => f.StartsWith(prefix, StringComparison.Ordinal)).ToList();
         var stampEntry = files.FirstOrDefault(f => f == prefix + PrepareLoraAdapters.StampFile);
-        if (stampEntry is null) return false;
+        if (stampEntry is null) return RestoreOutcome.NoMatch;
         using (var reader = new StreamReader(package.GetStream(stampEntry)))
-            if (reader.ReadToEnd().Trim() != adapter.GetMetadata("Fingerprint")) return false;
+            if (reader.ReadToEnd().Trim() != adapter.GetMetadata("Fingerprint")) return RestoreOutcome.NoMatch;
 
-        // Lay it out as a finished run: adapter files under run/adapter, metrics and curve under run/, then the markers.
+        // Lay it out as a finished run: adapter files under run/adapter, metrics and curve under run/, then the markers —
+        // under the run folder's lock, as the worker writes it: a run another build is training is never replaced.
         var run = adapter.GetMetadata("RunDirectory");
         var work = adapter.GetMetadata("WorkDirectory");
-        if (Directory.Exists(run)) Directory.Delete(run, recursive: true);
+        using var runLock = OutputLock.TryAcquire(run, $"cache-feed restore of LoraAdapter '{adapter.ItemSpec}'", out var owner);
+        if (runLock is null)
+        {
+            Log.LogError(null, ErrorCodes.OutputLocked, null, run, 0, 0, 0, 0,
+                "LoraAdapter '{0}': a matching package is in the cache feed, but another build is writing this adapter's run folder ({1}). " +
+                "Nothing was changed; build again when it has finished.", adapter.ItemSpec, owner);
+            return RestoreOutcome.Locked;
+        }
+        foreach (var entry in new DirectoryInfo(run).EnumerateFileSystemInfos())
+        {
+            if (entry.Name is OutputLock.LockFile or OutputLock.OwnerFile) continue;
+            if (entry is DirectoryInfo folder) folder.Delete(recursive: true);
+            else entry.Delete();
+        }
         Directory.CreateDirectory(Path.Combine(run, RunLayout.AdapterFolder));
         foreach (var file in files)
         {
@@ -77,7 +96,7 @@ public sealed class RestoreLoraAdaptersFromCache : Microsoft.Build.Utilities.Tas
         }
         AtomicFile.WriteAllText(Path.Combine(run, RunLayout.RunFile), $"{{ \"restored_from\": \"{PackageId} {version}\" }}\n");
         AtomicFile.WriteAllText(Path.Combine(work, PrepareLoraAdapters.StampFile), adapter.GetMetadata("Fingerprint"));
-        return true;
+        return RestoreOutcome.Restored;
     }
 }
 

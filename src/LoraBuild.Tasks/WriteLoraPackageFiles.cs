@@ -1,3 +1,4 @@
+using LoraBuild.Diagnostics;
 using System.Globalization;
 using System.Security;
 using System.Text;
@@ -29,7 +30,14 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
     {
         // Pack only what the stamp says was built for these inputs (LB0160 otherwise).
         if (Adapters.Select(a => BuildStamp.CheckPackable(a, Log)).ToList().Contains(false)) return false;
-        var built = Adapters.Select(BuiltAdapter.Read).ToList();
+        var problems = new List<(string File, int Line, string Message)>();
+        var built = Adapters.Select(a => BuiltAdapter.Read(a, problems)).ToList();
+        // A run file that is not what a finished run writes (edited, truncated, a disk error) is a coded error naming it,
+        // every problem at once, never a task crash (MSB4018).
+        foreach (var (file, line, message) in problems)
+            Log.LogError(null, ErrorCodes.AdapterManifestInvalid, null, file, line, 0, 0, 0,
+                "{0} The run looks built (its stamp matches) but cannot be packed; rebuild it (dotnet build -t:Rebuild, or delete its obj/lorabuild folder).", message);
+        if (problems.Count > 0) return false;
         var card = new StringBuilder();
         card.Append(FrontMatter(built));
         card.AppendLine($"# {PackageId} {PackageVersion}").AppendLine();
@@ -84,17 +92,54 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
     /// <summary>What a finished run left for the package, each file read once: lorabuild.json, adapter_config.json, metrics.json.</summary>
     sealed record BuiltAdapter(ITaskItem Item, JsonElement Manifest, JsonElement Config, JsonElement Metrics)
     {
-        public static BuiltAdapter Read(ITaskItem adapter)
+        /// <summary>What the card and the props read from each file, and the JSON kind each must have.</summary>
+        static readonly (string Name, JsonValueKind[] Kinds)[] ManifestFields =
+            [("base_model_sha256", [JsonValueKind.String]), ("quantization", [JsonValueKind.String, JsonValueKind.Null])];
+        static readonly (string Name, JsonValueKind[] Kinds)[] ConfigFields =
+            [("use_dora", [JsonValueKind.True, JsonValueKind.False]), ("r", [JsonValueKind.Number]), ("lora_alpha", [JsonValueKind.Number]),
+             ("lora_dropout", [JsonValueKind.Number]), ("target_modules", [JsonValueKind.Array])];
+        static readonly (string Name, JsonValueKind[] Kinds)[] MetricsFields =
+            [("trainable_parameters", [JsonValueKind.Number]), ("trainable_percent", [JsonValueKind.Number]), ("steps", [JsonValueKind.Number]),
+             ("final_train_loss", [JsonValueKind.Number])];
+
+        public static BuiltAdapter Read(ITaskItem adapter, List<(string File, int Line, string Message)> problems)
         {
             var run = adapter.GetMetadata("RunDirectory");
-            return new BuiltAdapter(adapter, ReadJson(Path.Combine(run, RunLayout.AdapterFolder, RunLayout.ManifestFile)),
-                ReadJson(Path.Combine(run, RunLayout.AdapterFolder, RunLayout.AdapterConfigFile)), ReadJson(Path.Combine(run, RunLayout.MetricsFile)));
+            return new BuiltAdapter(adapter,
+                ReadJson(Path.Combine(run, RunLayout.AdapterFolder, RunLayout.ManifestFile), ManifestFields, problems),
+                ReadJson(Path.Combine(run, RunLayout.AdapterFolder, RunLayout.AdapterConfigFile), ConfigFields, problems),
+                ReadJson(Path.Combine(run, RunLayout.MetricsFile), MetricsFields, problems));
         }
 
-        static JsonElement ReadJson(string path)
+        static JsonElement ReadJson(string path, (string Name, JsonValueKind[] Kinds)[] fields, List<(string File, int Line, string Message)> problems)
         {
-            using var document = JsonDocument.Parse(File.ReadAllText(path));
-            return document.RootElement.Clone();
+            JsonElement root;
+            try
+            {
+                using var document = JsonDocument.Parse(File.ReadAllText(path));
+                root = document.RootElement.Clone();
+            }
+            catch (JsonException e)
+            {
+                problems.Add((path, (int)(e.LineNumber ?? 0) + 1, $"{Path.GetFileName(path)} is not valid JSON: {e.Message}"));
+                return default;
+            }
+            catch (IOException e)
+            {
+                problems.Add((path, 0, $"{Path.GetFileName(path)} cannot be read: {e.Message}"));
+                return default;
+            }
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                problems.Add((path, 1, $"{Path.GetFileName(path)} must hold a JSON object."));
+                return default;
+            }
+            foreach (var (name, kinds) in fields)
+                if (!root.TryGetProperty(name, out var value))
+                    problems.Add((path, 1, $"{Path.GetFileName(path)} lacks \"{name}\"."));
+                else if (!kinds.Contains(value.ValueKind))
+                    problems.Add((path, 1, $"{Path.GetFileName(path)}: \"{name}\" is {value.ValueKind}, expected {string.Join(" or ", kinds)}."));
+            return root;
         }
     }
 

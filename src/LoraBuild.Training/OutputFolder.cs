@@ -1,5 +1,6 @@
 using System.Globalization;
 using LoraBuild.Diagnostics;
+using LoraBuild.IO;
 
 namespace LoraBuild.Training;
 
@@ -10,8 +11,8 @@ namespace LoraBuild.Training;
 /// </summary>
 public sealed class OutputFolder : IDisposable
 {
-    public const string LockFile = "lorabuild.lock";
-    public const string LockOwnerFile = "lorabuild.lock.owner";
+    public const string LockFile = OutputLock.LockFile;
+    public const string LockOwnerFile = OutputLock.OwnerFile;
 
     readonly FileStream lockStream;
 
@@ -42,25 +43,11 @@ public sealed class OutputFolder : IDisposable
             throw new LoraBuildException(ErrorCodes.OutputInvalid, $"The output folder cannot be written: {e.Message}", full);
         }
 
-        var lockPath = System.IO.Path.Combine(full, LockFile);
-        FileStream stream;
-        try
-        {
-            // FileShare.None takes an exclusive advisory lock (flock) that the kernel drops when the process ends, even on kill -9.
-            stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            var owner = File.Exists(System.IO.Path.Combine(full, LockOwnerFile))
-                ? File.ReadAllText(System.IO.Path.Combine(full, LockOwnerFile)).Trim()
-                : "another process";
-            throw new LoraBuildException(ErrorCodes.OutputLocked,
+        var stream = OutputLock.TryAcquire(full, "lorabuild train", out var owner)
+            ?? throw new LoraBuildException(ErrorCodes.OutputLocked,
                 $"Another run is writing this output folder ({owner}). Wait for it to finish (the next build then finds the adapter up to date) or stop it.", full);
-        }
         try
         {
-            File.WriteAllText(System.IO.Path.Combine(full, LockOwnerFile),
-                string.Create(CultureInfo.InvariantCulture, $"pid {Environment.ProcessId} on {Environment.MachineName}, started {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss}Z"));
             var marker = System.IO.Path.Combine(full, completionMarker);
             if (File.Exists(marker)) File.Delete(marker);
         }

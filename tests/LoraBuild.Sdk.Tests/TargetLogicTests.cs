@@ -179,6 +179,54 @@ public class TargetLogicTests
     }
 
     [Fact]
+    public void A_cache_feed_restore_never_replaces_a_run_folder_another_build_is_writing()
+    {
+        var feed = Path.Combine(Path.GetTempPath(), "lorabuild-sdk-tests", "feed-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(feed);
+        var producer = new AdapterProject(Adapter, properties: $"<LoraBuildPushFeed>{feed}</LoraBuildPushFeed>");
+        Assert.Equal(0, producer.Run("pack", "-o", "packages").ExitCode);
+
+        // Another build is training this adapter in the consumer's checkout: it holds the run folder's lock.
+        var consumer = new AdapterProject(Adapter, properties: $"<LoraBuildCacheFeed>{feed}</LoraBuildCacheFeed>");
+        var run = Path.Combine(consumer.Directory, "obj", "lorabuild", "speller", "run");
+        Directory.CreateDirectory(run);
+        var inProgress = Path.Combine(run, "in-progress.txt");
+        File.WriteAllText(inProgress, "a checkpoint being written");
+        using (var held = new FileStream(Path.Combine(run, "lorabuild.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            File.WriteAllText(Path.Combine(run, "lorabuild.lock.owner"), "pid 4242 on the other build");
+            var build = consumer.Run("build");
+            Assert.NotEqual(0, build.ExitCode);
+            Assert.Contains("error LB0136: LoraAdapter 'speller': a matching package is in the cache feed, but another build is writing", build.Output);
+            Assert.Contains("pid 4242 on the other build", build.Output);
+            Assert.True(File.Exists(inProgress), "the other build's files were deleted");
+        }
+        // Once it has finished, the restore goes ahead.
+        var after = consumer.Run("build");
+        Assert.True(after.ExitCode == 0, after.Output);
+        Assert.Contains("LoraAdapter 'speller' restored from cache", after.Output);
+    }
+
+    [Fact]
+    public void A_corrupt_run_file_under_a_matching_stamp_fails_pack_with_coded_errors_naming_each_file()
+    {
+        var project = new AdapterProject(Adapter);
+        Assert.Equal(0, project.Run("build").ExitCode);
+        var run = Path.Combine(project.Directory, "obj", "lorabuild", "speller", "run");
+        var manifest = Path.Combine(run, "adapter", "lorabuild.json");
+        File.WriteAllText(manifest, "{\n  \"quantization\": \"none\",\n  \"base_model_sha256\": ");
+        var metrics = Path.Combine(run, "metrics.json");
+        File.WriteAllText(metrics, "{\"steps\": 2}");
+        var pack = project.Run("pack", "-o", "packages");
+        Assert.NotEqual(0, pack.ExitCode);
+        Assert.DoesNotContain("MSB4018", pack.Output);
+        Assert.Contains($"{manifest}(3): error LB0133: lorabuild.json is not valid JSON", pack.Output);
+        Assert.Contains("metrics.json lacks \"final_train_loss\"", pack.Output);
+        Assert.Contains("metrics.json lacks \"trainable_parameters\"", pack.Output);
+        Assert.False(Directory.Exists(Path.Combine(project.Directory, "packages")) && Directory.GetFiles(Path.Combine(project.Directory, "packages"), "*.nupkg").Length > 0);
+    }
+
+    [Fact]
     public void Matrix_target_lists_the_adapters_as_json()
     {
         var project = new AdapterProject("""
