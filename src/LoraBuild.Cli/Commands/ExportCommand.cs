@@ -21,7 +21,8 @@ public static class ExportCommand
         var output = new Option<string>("--out") { Description = "GGUF file to write.", Required = true };
         var outType = new Option<string>("--outtype") { Description = "f32 | f16 | bf16 | q8_0: type of the matrices (norms stay f32).", DefaultValueFactory = _ => "f16" };
         outType.AcceptOnlyFromAmong([.. GgufOutTypes.Names]);
-        var gguf = new Command("gguf", "Write a GGUF model (base or merged) or a GGUF LoRA adapter for llama.cpp.") { model, adapter, merge, output, outType };
+        var name = new Option<string?>("--name") { Description = "general.name of a model GGUF (default: the model folder's name)." };
+        var gguf = new Command("gguf", "Write a GGUF model (base or merged) or a GGUF LoRA adapter for llama.cpp.") { model, adapter, merge, output, outType, name };
         gguf.SetAction(parse =>
         {
             var modelDir = parse.GetValue(model)!;
@@ -35,8 +36,8 @@ public static class ExportCommand
             var what = adapterDir is null ? "model" : parse.GetValue(merge) ? "merged model" : "LoRA adapter";
             events.Status("export", $"exporting the {what} to {outPath} ({parse.GetValue(outType)})");
             var progress = Progress(events, clock);
-            if (adapterDir is null) GgufModelExporter.Export(modelDir, null, outPath, type, progress);
-            else if (parse.GetValue(merge)) GgufModelExporter.Export(modelDir, adapterDir, outPath, type, progress);
+            if (adapterDir is null) GgufModelExporter.Export(modelDir, null, outPath, type, progress, parse.GetValue(name));
+            else if (parse.GetValue(merge)) GgufModelExporter.Export(modelDir, adapterDir, outPath, type, progress, parse.GetValue(name));
             else GgufAdapterExporter.Export(modelDir, adapterDir, outPath, type, progress);
             events.Result("export", $"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes) in {clock.Elapsed.TotalSeconds:F1} s");
             return 0;
