@@ -46,9 +46,16 @@ public class GgufTokenizerTests : IDisposable
         GgufModelExporter.ExportVocabulary(model, gguf);
 
         using var golden = JsonDocument.Parse(File.ReadAllText(Path.Combine(source, "golden.json")));
-        var texts = golden.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("text").GetString()!).ToList();
-        Assert.True(texts.Count >= 50);
-        var reply = LlamaCppOracle.Llama([new { model = gguf, vocabOnly = true, tokenize = texts }])[0];
+        // Two llama.cpp behaviours no metadata changes, set aside: it marks vocabulary entries spelled "</s>" or "<unk>"
+        // special by their text (llama-vocab.cpp's auto-detection), and it implements no normalizer, so an NFC
+        // tokenizer's input is given to it already NFC-normalised.
+        var heuristicSpecials = new[] { "</s>", "<unk>" }.Where(t => !tokenizer.SpecialTokens.ContainsKey(t)).ToList();
+        var texts = golden.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("text").GetString()!)
+            .Where(t => !heuristicSpecials.Any(t.Contains)).ToList();
+        Assert.True(texts.Count >= 50, $"{texts.Count} strings");
+        var nfc = JsonNode.Parse(File.ReadAllText(Path.Combine(model, "tokenizer.json")))!["normalizer"]?["type"]?.GetValue<string>() == "NFC";
+        var inputs = texts.Select(t => nfc ? t.Normalize(System.Text.NormalizationForm.FormC) : t).ToList();
+        var reply = LlamaCppOracle.Llama([new { model = gguf, vocabOnly = true, tokenize = inputs }])[0];
 
         var info = LlamaCppOracle.ReadGguf(gguf).GetProperty("metadata");
         Assert.Equal(ggufModel, info.GetProperty("tokenizer.ggml.model").GetString());
