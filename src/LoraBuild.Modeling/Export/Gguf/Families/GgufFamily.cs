@@ -37,7 +37,7 @@ public sealed record GgufFamily
 
     public QueryScaleCarrier QueryScale { get; init; }
 
-    /// <summary>Writes query_pre_attn_scalar's sliding-window keys (Gemma 2/3: attention.sliding_window and its pattern).</summary>
+    /// <summary>Gemma 2/3: writes attention.sliding_window and its period (llama.cpp's llama, qwen2 and phi3 ignore windows).</summary>
     public bool WritesSlidingWindow { get; init; }
 
     /// <summary>Llama 3 rope scaling is carried as a <c>rope_freqs.weight</c> tensor, which only the llama architecture reads.</summary>
