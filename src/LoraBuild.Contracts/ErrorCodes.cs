@@ -82,4 +82,13 @@ public static class ErrorCodes
     public const string BadArgument = "LB0090";
     public const string InputFileInvalid = "LB0091";
     public const string InternalError = "LB0099";
+
+    // GGUF export for llama.cpp, Ollama, LM Studio (0600-0629)
+    public const string GgufModelUnsupported = "LB0600";
+    public const string GgufTensorUnmapped = "LB0601";
+    public const string GgufTokenizerUnsupported = "LB0602";
+    public const string GgufRopeUnsupported = "LB0603";
+    public const string GgufDoraAdapter = "LB0604";
+    public const string GgufAdapterUnsupported = "LB0605";
+    public const string GgufArguments = "LB0606";
 }
