@@ -51,6 +51,8 @@ public sealed class HubCache(string root)
         var link = SnapshotFile(repo, commit, path);
         var blob = BlobPath(repo, etag);
         Directory.CreateDirectory(Path.GetDirectoryName(link)!);
+        // Cache scanners (huggingface.js scanCacheDir) expect refs/ in every repo folder, even one fetched by commit only.
+        Directory.CreateDirectory(Path.Combine(RepoFolder(repo), "refs"));
         var target = Path.GetRelativePath(Path.GetDirectoryName(link)!, blob);
         var temp = link + $".{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
