@@ -42,7 +42,7 @@ public sealed class HubCache(string root)
         if (revision == commit) return;
         var refPath = RefPath(repo, revision);
         if (File.Exists(refPath) && File.ReadAllText(refPath).Trim() == commit) return;
-        AtomicFile.WriteAllText(refPath, commit);
+        IO.AtomicFile.WriteAllText(refPath, commit);
     }
 
     /// <summary>Points snapshots/{commit}/{path} at blobs/{etag} with a relative symlink (as huggingface_hub and huggingface.js do).</summary>

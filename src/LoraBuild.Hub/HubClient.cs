@@ -112,8 +112,11 @@ public sealed class HubClient : IDisposable
         {
             var full = Cache.SnapshotFile(repo, commit, path);
             // A copy instead of a link (no symlinks where it was written): hash the file itself.
-            var etag = HubCache.LinkedEtag(full) ?? Sha256Of(full);
-            files.Add(new HubFile(path, etag, new FileInfo(full).Length, BlobDownloader.IsSha256(etag) ? etag : null));
+            var linked = HubCache.LinkedEtag(full);
+            var etag = linked ?? Sha256Of(full);
+            // FileInfo of a symlink measures the link itself: the size is the blob's.
+            var size = new FileInfo(linked is null ? full : Cache.BlobPath(repo, linked)).Length;
+            files.Add(new HubFile(path, etag, size, BlobDownloader.IsSha256(etag) ? etag : null));
         }
         return new HubSnapshot(repo, revision, commit, Cache.SnapshotFolder(repo, commit), files);
     }

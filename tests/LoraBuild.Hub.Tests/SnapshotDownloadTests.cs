@@ -57,7 +57,9 @@ public sealed class SnapshotDownloadTests
         Assert.Equal(count, hub.Emulator.Requests.Count);
         Assert.Equal(hub.Commit, snapshot.Commit);
         Assert.Equal(5, snapshot.Files.Count);
-        Assert.NotNull(snapshot.Files.Single(f => f.Path == "model.safetensors").Sha256);
+        var weights = snapshot.Files.Single(f => f.Path == "model.safetensors");
+        Assert.Equal(new FileInfo(Path.Combine(hub.ModelFolder, "model.safetensors")).Length, weights.Size);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(hub.ModelFolder, "model.safetensors")))), weights.Sha256);
         // The same by commit, as a locked build asks.
         Assert.Equal(5, offline.FromCache(TestHub.Model, hub.Commit, ModelFiles.IsWanted)!.Files.Count);
     }
