@@ -72,7 +72,7 @@ public class HubBaseModelTests
         Assert.Equal(requests, hub.Requests.Count);
 
         // main moves: locked mode (CI) refuses, naming both commits; the lock is untouched.
-        File.WriteAllText(Path.Combine(repoFolder, "generation_config.json"), "{\"eos_token_id\": 2, \"max_new_tokens\": 9}");
+        File.WriteAllText(Path.Combine(repoFolder, "generation_config.json"), "{\"eos_token_id\": 0, \"pad_token_id\": 1, \"max_new_tokens\": 9}");
         var moved = hub.AddModel("test-org/tiny-llama", repoFolder);
         project.Environment["HF_HUB_OFFLINE"] = null;
         var lockBefore = File.ReadAllText(lockPath);
