@@ -10,7 +10,7 @@ public sealed class FaultTests
     public async Task A_connection_cut_mid_file_resumes_with_a_range_request()
     {
         await using var hub = await TestHub.StartAsync();
-        hub.Emulator.Faults.CutAfter("model.safetensors", 300_000, times: 2);
+        hub.Emulator.Faults.CutAfter("model.safetensors", 200_000, times: 2);
         using var client = hub.Client();
 
         var snapshot = await client.DownloadSnapshotAsync(TestHub.Model, "main", ModelFiles.IsWanted);

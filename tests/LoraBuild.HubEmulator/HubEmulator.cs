@@ -75,20 +75,14 @@ public sealed class HubEmulator : IAsyncDisposable
     async Task ServeHubAsync(HttpContext ctx)
     {
         var path = ctx.Request.Path.Value ?? "/";
-        try
+        Record("hub", ctx);
+        if (Faults.TakeFailure(path) is { } failure)
         {
-            if (Faults.TakeFailure(path) is { } failure)
-            {
-                await ErrorAsync(ctx, failure, null, "Service temporarily unavailable (injected).");
-                return;
-            }
-            if (path.StartsWith("/api/models/") || path.StartsWith("/api/datasets/")) await ServeApiAsync(ctx, path);
-            else await ServeResolveAsync(ctx, path);
+            await ErrorAsync(ctx, failure, null, "Service temporarily unavailable (injected).");
+            return;
         }
-        finally
-        {
-            Record("hub", ctx);
-        }
+        if (path.StartsWith("/api/models/") || path.StartsWith("/api/datasets/")) await ServeApiAsync(ctx, path);
+        else await ServeResolveAsync(ctx, path);
     }
 
     async Task ServeApiAsync(HttpContext ctx, string path)
@@ -229,31 +223,25 @@ public sealed class HubEmulator : IAsyncDisposable
 
     async Task ServeCdnAsync(HttpContext ctx)
     {
-        try
+        Record("cdn", ctx);
+        // /cdn/{repo folder}/{sha256}
+        var parts = (ctx.Request.Path.Value ?? "").Split('/');
+        var file = parts.Length == 4 && parts[1] == "cdn"
+            ? repos.Values.Where(r => $"{r.Type}s--{r.Id.Replace("/", "--")}" == parts[2])
+                .SelectMany(r => r.Commits.Values).SelectMany(c => c.Files).FirstOrDefault(f => f.Sha256 == parts[3])
+            : null;
+        if (file is null)
         {
-            // /cdn/{repo folder}/{sha256}
-            var parts = (ctx.Request.Path.Value ?? "").Split('/');
-            var file = parts.Length == 4 && parts[1] == "cdn"
-                ? repos.Values.Where(r => $"{r.Type}s--{r.Id.Replace("/", "--")}" == parts[2])
-                    .SelectMany(r => r.Commits.Values).SelectMany(c => c.Files).FirstOrDefault(f => f.Sha256 == parts[3])
-                : null;
-            if (file is null)
-            {
-                ctx.Response.StatusCode = 404;
-                return;
-            }
-            if (Faults.TakeFailure(ctx.Request.Path.Value!) is { } failure)
-            {
-                ctx.Response.StatusCode = failure;
-                return;
-            }
-            ctx.Response.Headers.ETag = $"\"{file.Sha256}\"";
-            await ServeBytesAsync(ctx, file);
+            ctx.Response.StatusCode = 404;
+            return;
         }
-        finally
+        if (Faults.TakeFailure(ctx.Request.Path.Value!) is { } failure)
         {
-            Record("cdn", ctx);
+            ctx.Response.StatusCode = failure;
+            return;
         }
+        ctx.Response.Headers.ETag = $"\"{file.Sha256}\"";
+        await ServeBytesAsync(ctx, file);
     }
 
     /// <summary>The file's bytes with Range support, and the armed faults: a dropped connection, a flipped byte.</summary>
@@ -326,8 +314,13 @@ public sealed class HubEmulator : IAsyncDisposable
     {
         var auth = ctx.Request.Headers.Authorization.ToString();
         var range = ctx.Request.Headers.Range.ToString();
-        Requests.Enqueue(new HubRequest(host, ctx.Request.Method, ctx.Request.Path.Value ?? "", auth.Length == 0 ? null : auth,
-            range.Length == 0 ? null : range, ctx.Response.StatusCode));
+        var request = new HubRequest(host, ctx.Request.Method, ctx.Request.Path.Value ?? "", auth.Length == 0 ? null : auth, range.Length == 0 ? null : range);
+        Requests.Enqueue(request);
+        ctx.Response.OnStarting(() =>
+        {
+            request.Status = ctx.Response.StatusCode;
+            return Task.CompletedTask;
+        });
     }
 
     public async ValueTask DisposeAsync()

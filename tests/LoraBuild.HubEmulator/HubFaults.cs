@@ -46,5 +46,11 @@ public sealed class HubFaults
         corruptions.TryGetValue(filePath, out var n) && n > 0 && corruptions.TryUpdate(filePath, n - 1, n);
 }
 
-/// <summary>A request as the emulator saw it: which host (hub or cdn), and whether it carried a token.</summary>
-public sealed record HubRequest(string Host, string Method, string Path, string? Authorization, string? Range, int Status);
+/// <summary>
+/// A request as the emulator saw it: which host (hub or cdn), whether it carried a token, and the status answered. Logged
+/// when it arrives, its status set just before the answer leaves, so a client never sees an answer the log lacks.
+/// </summary>
+public sealed record HubRequest(string Host, string Method, string Path, string? Authorization, string? Range)
+{
+    public int Status { get; internal set; }
+}
