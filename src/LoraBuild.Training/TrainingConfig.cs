@@ -18,6 +18,8 @@ public sealed class TrainingConfig
     public string? AdapterName { get; set; }
     /// <summary>A portable id for the base model (a Hub id such as "Qwen/Qwen2.5-0.5B"); else its folder's name.</summary>
     public string? BaseModelId { get; set; }
+    /// <summary>base_model as the YAML file wrote it (before it was made a path): a Hub id when that path does not exist.</summary>
+    public string? BaseModelAsWritten { get; set; }
     /// <summary>The Hub revision (branch, tag or commit) of a base_model given by id; Axolotl's revision_of_model.</summary>
     public string? RevisionOfModel { get; set; }
     /// <summary>The Hub commit the base model was resolved to (lora.lock.json): in the fingerprint and in lorabuild.json.</summary>

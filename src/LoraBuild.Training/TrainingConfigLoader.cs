@@ -60,7 +60,7 @@ public static class TrainingConfigLoader
             TrainingConfig.Value? value = valueNode switch
             {
                 YamlScalarNode scalar => new TrainingConfig.Value(
-                    PathKeys.Contains(key) && !string.IsNullOrEmpty(scalar.Value) && !IsHubId(key, folder, scalar.Value) ? Path.GetFullPath(Path.Combine(folder, scalar.Value)) : scalar.Value,
+                    PathKeys.Contains(key) && !string.IsNullOrEmpty(scalar.Value) ? Path.GetFullPath(Path.Combine(folder, scalar.Value)) : scalar.Value,
                     null, null, path, line, column),
                 YamlSequenceNode sequence when sequence.Children.All(c => c is YamlMappingNode) && sequence.Children.Count > 0 =>
                     new TrainingConfig.Value(null, null, null, path, line, column,
@@ -71,6 +71,8 @@ public static class TrainingConfigLoader
             };
             if (value is null) errors.Add(Error(ErrorCodes.ConfigValueInvalid, $"'{key}' has an unsupported value (an alias or tag).", valueNode));
             if (value is null || errors.Count > located) continue;
+            // base_model as written: "org/name" is a Hub id when no such folder exists beside the file (the worker decides).
+            if (key == "base_model" && valueNode is YamlScalarNode written) config.BaseModelAsWritten = written.Value;
             settings.Add((key, value));
         }
         config.ApplyAll(settings, errors);
@@ -99,8 +101,4 @@ public static class TrainingConfigLoader
         }
         return result;
     }
-
-    /// <summary>base_model: org/name[@rev] names a Hub model unless a folder of that name exists beside the YAML; it stays as written.</summary>
-    static bool IsHubId(string key, string folder, string value) =>
-        key == "base_model" && !Directory.Exists(Path.Combine(folder, value)) && LoraBuild.Hub.HubReference.TryParse(value) is not null;
 }

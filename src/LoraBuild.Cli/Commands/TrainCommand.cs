@@ -32,6 +32,7 @@ public static class TrainCommand
         {
             var settings = new TrainingConfig();
             if (parse.GetValue(config) is { } file) TrainingConfigLoader.Load(file, settings);
+            var yamlBaseModel = settings.BaseModel;
             void Flag(string key, object? value)
             {
                 if (value is null) return;
@@ -68,6 +69,9 @@ public static class TrainCommand
             }
             // Every bad --set at once, located at the project line the SDK names.
             settings.ApplyAll(sets);
+            // Unless the command line replaced it, a YAML base_model that names no folder may be a Hub id as written.
+            if (settings.BaseModel == yamlBaseModel && settings.BaseModel is { } fromYaml && !Directory.Exists(fromYaml) && settings.BaseModelAsWritten is { } written)
+                settings.BaseModel = written;
             ResolveHubBaseModel(settings);
             new Trainer(settings, Console.WriteLine, new Charts.LossChart()).Run(parse.GetValue(resume));
             return 0;
