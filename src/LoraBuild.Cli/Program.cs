@@ -28,6 +28,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(FetchCommand.Create());
         try
         {
             var parse = root.Parse(args);
@@ -47,6 +48,12 @@ public static class Program
         catch (LoraBuildException e)
         {
             // Canonical "file(line): error LBxxxx: message" form, which MSBuild turns into a coded build error.
+            Console.Error.WriteLine(e.ToString());
+            return 1;
+        }
+        catch (LoraBuild.Hub.HubException e)
+        {
+            // The Hub client's coded errors (LB04xx), in the same canonical form.
             Console.Error.WriteLine(e.ToString());
             return 1;
         }

@@ -16,6 +16,9 @@ public static class AdapterItemSettings
     [
         new("BaseModel", "base_model", Kind.Path),
         new("BaseModelId", "base_model_id", Kind.Text),
+        // A BaseModel given as a Hub id: its revision (default main); the commit is set by the SDK from lora.lock.json.
+        new("BaseModelRevision", "revision_of_model", Kind.Text),
+        new("BaseModelCommit", "base_model_commit", Kind.Text),
         new("Dataset", "dataset", Kind.Path),
         new("EvalDataset", "eval_dataset", Kind.Path),
         new("Rank", "r", Kind.Integer),

@@ -91,4 +91,20 @@ public static class ErrorCodes
     public const string GgufDoraAdapter = "LB0604";
     public const string GgufAdapterUnsupported = "LB0605";
     public const string GgufArguments = "LB0606";
+
+    // Hugging Face Hub: base models and datasets by id, the HF cache, lora.lock.json (0400-0449)
+    public const string HubRepoNotFound = "LB0400";
+    public const string HubRevisionNotFound = "LB0401";
+    public const string HubFileNotFound = "LB0402";
+    public const string HubGatedRepo = "LB0403";
+    public const string HubUnauthorized = "LB0404";
+    public const string HubOfflineNotCached = "LB0405";
+    public const string HubUnreachable = "LB0406";
+    public const string HubChecksumMismatch = "LB0407";
+    public const string HubIdInvalid = "LB0408";
+    public const string HubProtocol = "LB0409";
+    public const string HubCacheWriteFailed = "LB0410";
+    public const string LockFileMissing = "LB0420";
+    public const string LockFileOutOfDate = "LB0421";
+    public const string LockFileInvalid = "LB0422";
 }

@@ -12,8 +12,10 @@ namespace LoraBuild.Runtime;
 /// <param name="AcceptAdapterWithoutProvenance">Load an adapter that has no lorabuild.json (so nothing says which base it fits).</param>
 /// <param name="VerifyBaseByContent">Hash every base weight file in full while loading (no size+mtime cache): a base
 /// overwritten in place is caught. Costs one read of the weights, overlapped with loading them.</param>
+/// <param name="DownloadBaseModel">When the base is found by Hub id (Load without a folder) and the HF cache lacks it:
+/// download it (HF_ENDPOINT, HF_TOKEN). Off by default: an app does not reach the network unless it says so.</param>
 public sealed record HostOptions(string Device = "auto", bool IgnoreBaseModelMismatch = false,
-    bool AcceptAdapterWithoutProvenance = false, bool VerifyBaseByContent = false);
+    bool AcceptAdapterWithoutProvenance = false, bool VerifyBaseByContent = false, bool DownloadBaseModel = false);
 
 /// <summary>
 /// One base model in memory with any number of adapters over it. Each request names its adapter (or "base"), and the
@@ -42,6 +44,17 @@ public sealed class AdapterHost : IDisposable
     /// <summary>The base model's tokenizer: <see cref="HfTokenizer.EncodePrompt"/> is how a raw prompt becomes ids here.</summary>
     public HfTokenizer Tokenizer => tokenizer;
     public IReadOnlyCollection<string> Adapters => adapters;
+
+    /// <summary>
+    /// Loads the base the adapters were built on, found by the Hub id and commit their lorabuild.json records, in the HF
+    /// cache (HF_HUB_CACHE / HF_HOME, shared with Python and JS tools); downloaded there only with
+    /// <see cref="HostOptions.DownloadBaseModel"/>. A local base (built from a folder) is passed by folder instead.
+    /// </summary>
+    public static AdapterHost Load(IEnumerable<AdapterSource> sources, HostOptions? options = null)
+    {
+        var list = sources.ToList();
+        return Load(HubBaseModel.Locate(list, options ?? new HostOptions()), list, options);
+    }
 
     public static AdapterHost Load(string baseModelDirectory, IEnumerable<AdapterSource> sources, HostOptions? options = null)
     {

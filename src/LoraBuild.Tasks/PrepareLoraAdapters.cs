@@ -77,6 +77,8 @@ public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
                          .OrderBy(f => f, StringComparer.Ordinal))
                 lines.Add($"model/{Path.GetFileName(file)}={FileHashes.Sha256(file)}");
         }
+        // A Hub base: its locked commit (the files above are that commit's snapshot).
+        if (adapter.GetMetadata("BaseModelCommit") is { Length: > 0 } commit) lines.Add("base_commit=" + commit);
         foreach (var metadata in new[] { "Dataset", "EvalDataset", "Config" })
         {
             var path = adapter.GetMetadata(metadata);

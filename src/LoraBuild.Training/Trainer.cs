@@ -130,7 +130,12 @@ public sealed class Trainer
         if (Full) ModelWriter.Save(model, config.BaseModel!, Path.Combine(output, ModelFolder));
         else
         {
-            var manifest = new AdapterManifest(config.Quantization, config.DoubleQuant, ModelHash.Sha256(config.BaseModel!), fingerprint, RunFingerprint.WorkerVersion);
+            var manifest = new AdapterManifest(config.Quantization, config.DoubleQuant, ModelHash.Sha256(config.BaseModel!), fingerprint, RunFingerprint.WorkerVersion)
+            {
+                // Recorded only for a Hub base (a commit is known): a consumer can then find it in the HF cache by id.
+                BaseModelId = config.BaseModelCommit is null ? null : config.BaseModelId,
+                BaseModelCommit = config.BaseModelCommit,
+            };
             PeftAdapter.Save(Path.Combine(output, AdapterFolder), model, AdapterName, loraConfig,
                 new Dictionary<string, string> { [AdapterManifest.FileName] = manifest.ToJson() });
         }

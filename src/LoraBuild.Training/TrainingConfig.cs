@@ -18,6 +18,12 @@ public sealed class TrainingConfig
     public string? AdapterName { get; set; }
     /// <summary>A portable id for the base model (a Hub id such as "Qwen/Qwen2.5-0.5B"); else its folder's name.</summary>
     public string? BaseModelId { get; set; }
+    /// <summary>base_model as the YAML file wrote it (before it was made a path): a Hub id when that path does not exist.</summary>
+    public string? BaseModelAsWritten { get; set; }
+    /// <summary>The Hub revision (branch, tag or commit) of a base_model given by id; Axolotl's revision_of_model.</summary>
+    public string? RevisionOfModel { get; set; }
+    /// <summary>The Hub commit the base model was resolved to (lora.lock.json): in the fingerprint and in lorabuild.json.</summary>
+    public string? BaseModelCommit { get; set; }
     public string Method { get; set; } = "lora";
     public int R { get; set; } = 8;
     public double LoraAlpha { get; set; } = 16;
@@ -65,7 +71,7 @@ public sealed class TrainingConfig
     const double MaxEpochs = 100_000;
 
     /// <summary>Keys that decide the trained weights. Output location, checkpoint cadence and logging do not.</summary>
-    static readonly HashSet<string> NotInFingerprint = ["output_dir", "adapter_name", "base_model_id", "save_steps", "save_total_limit", "eval_steps", "logging_steps", "eval_max_new_tokens"];
+    static readonly HashSet<string> NotInFingerprint = ["output_dir", "adapter_name", "base_model_id", "revision_of_model", "save_steps", "save_total_limit", "eval_steps", "logging_steps", "eval_max_new_tokens"];
 
     public sealed record Key(string Name, string Help, Func<TrainingConfig, object?> Get, Action<TrainingConfig, Value> Set, params string[] Aliases);
 
@@ -129,6 +135,8 @@ public sealed class TrainingConfig
         new("output_dir", "where the adapter goes", c => c.OutputDir, (c, v) => c.OutputDir = v.String("output_dir")),
         new("adapter_name", "name in the loss curve's title", c => c.AdapterName, (c, v) => c.AdapterName = v.String("adapter_name")),
         new("base_model_id", "portable base-model id written to adapter_config.json", c => c.BaseModelId, (c, v) => c.BaseModelId = v.String("base_model_id")),
+        new("revision_of_model", "Hub revision of a base_model id (branch, tag or commit)", c => c.RevisionOfModel, (c, v) => c.RevisionOfModel = v.String("revision_of_model"), "base_model_revision"),
+        new("base_model_commit", "Hub commit of the base model (set by the SDK from lora.lock.json)", c => c.BaseModelCommit, (c, v) => c.BaseModelCommit = v.String("base_model_commit")),
         new("method", "lora | full", c => c.Method, (c, v) => c.Method = v.OneOf("method", "lora", "full")),
         new("r", "LoRA rank", c => c.R, (c, v) => c.R = v.Int("r", 1, MaxRank), "rank", "lora_r"),
         new("lora_alpha", "LoRA alpha", c => c.LoraAlpha, (c, v) => c.LoraAlpha = v.Double("lora_alpha", 0, 1e6, aboveMin: true), "alpha"),

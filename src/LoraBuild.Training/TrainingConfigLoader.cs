@@ -71,6 +71,8 @@ public static class TrainingConfigLoader
             };
             if (value is null) errors.Add(Error(ErrorCodes.ConfigValueInvalid, $"'{key}' has an unsupported value (an alias or tag).", valueNode));
             if (value is null || errors.Count > located) continue;
+            // base_model as written: "org/name" is a Hub id when no such folder exists beside the file (the worker decides).
+            if (key == "base_model" && valueNode is YamlScalarNode written) config.BaseModelAsWritten = written.Value;
             settings.Add((key, value));
         }
         config.ApplyAll(settings, errors);

@@ -1,7 +1,7 @@
 namespace LoraBuild.Sdk.Tests;
 
 /// <summary>
-/// LoraBuild.Runtime (with LoraBuild.Modeling and LoraBuild.Contracts) and the LoraBuild.Tool package, packed once per
+/// LoraBuild.Runtime (with LoraBuild.Modeling, LoraBuild.Hub and LoraBuild.Contracts) and the LoraBuild.Tool package, packed once per
 /// test run into the SDK's folder feed with the same unique version.
 /// </summary>
 public sealed class RuntimeFeed
@@ -12,7 +12,7 @@ public sealed class RuntimeFeed
     RuntimeFeed()
     {
         var sdk = SdkFeed.Instance;
-        foreach (var project in new[] { "LoraBuild.Contracts", "LoraBuild.Modeling", "LoraBuild.Runtime", "LoraBuild.Cli" })
+        foreach (var project in new[] { "LoraBuild.Contracts", "LoraBuild.Hub", "LoraBuild.Modeling", "LoraBuild.Runtime", "LoraBuild.Cli" })
         {
             var result = DotNet.Run(sdk.RepoRoot, new Dictionary<string, string?>(), "pack", Path.Combine(sdk.RepoRoot, "src", project),
                 "-c", "Release", $"-p:Version={sdk.Version}", "-o", sdk.Directory);

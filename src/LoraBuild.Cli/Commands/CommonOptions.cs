@@ -8,7 +8,13 @@ namespace LoraBuild.Cli.Commands;
 /// <summary>Options shared by commands that run a model, and their resolution to a torch device and dtype.</summary>
 public static class CommonOptions
 {
-    public static Option<string> Model() => new("--model") { Description = "Hugging Face model folder (config.json + safetensors).", Required = true };
+    /// <summary>--model: a model folder, or a Hub id "org/name[@rev]" (the one place commands turn an id into its cached snapshot folder).</summary>
+    public static Option<string> Model() => new("--model")
+    {
+        Description = "Hugging Face model folder (config.json + safetensors), or a Hub id org/name[@revision] (downloaded into the HF cache).",
+        Required = true,
+        CustomParser = result => Hub.HubModels.Locate(result.Tokens.Single().Value),
+    };
 
     public static Option<string> Device()
     {

@@ -32,12 +32,13 @@ public static class TrainCommand
         {
             var settings = new TrainingConfig();
             if (parse.GetValue(config) is { } file) TrainingConfigLoader.Load(file, settings);
+            var yamlBaseModel = settings.BaseModel;
             void Flag(string key, object? value)
             {
                 if (value is null) return;
                 var text = value switch
                 {
-                    string s => PathKeys.Contains(key) && s.Length > 0 ? Path.GetFullPath(s) : s,
+                    string s => IsPath(key, s) ? Path.GetFullPath(s) : s,
                     IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                     _ => value.ToString(),
                 };
@@ -64,10 +65,14 @@ public static class TrainCommand
                 if (equals <= 0) throw new Diagnostics.LoraBuildException(Diagnostics.ErrorCodes.BadArgument, $"--set expects key=value, got '{pair}'.", origin == "command line" ? null : origin, originLine);
                 var key = pair[..equals];
                 var text = pair[(equals + 1)..];
-                sets.Add((key, new TrainingConfig.Value(PathKeys.Contains(key) && text.Length > 0 ? Path.GetFullPath(text) : text, null, null, origin, originLine)));
+                sets.Add((key, new TrainingConfig.Value(IsPath(key, text) ? Path.GetFullPath(text) : text, null, null, origin, originLine)));
             }
             // Every bad --set at once, located at the project line the SDK names.
             settings.ApplyAll(sets);
+            // Unless the command line replaced it, a YAML base_model that names no folder may be a Hub id as written.
+            if (settings.BaseModel == yamlBaseModel && settings.BaseModel is { } fromYaml && !Directory.Exists(fromYaml) && settings.BaseModelAsWritten is { } written)
+                settings.BaseModel = written;
+            ResolveHubBaseModel(settings);
             new Trainer(settings, Console.WriteLine, new Charts.LossChart()).Run(parse.GetValue(resume));
             return 0;
         });
@@ -82,6 +87,21 @@ public static class TrainCommand
         return open > 0 && text.EndsWith(')') && int.TryParse(text[(open + 1)..^1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var line)
             ? (text[..open], line) : (text, 0);
     }
+
+    /// <summary>base_model given as a Hub id (org/name[@rev], revision_of_model): its snapshot in the HF cache, downloaded if needed.</summary>
+    static void ResolveHubBaseModel(TrainingConfig settings)
+    {
+        if (settings.BaseModel is not { } model || Directory.Exists(model)) return;
+        if (LoraBuild.Hub.HubReference.TryParse(model, LoraBuild.Hub.RepoType.Model, settings.RevisionOfModel) is not { } reference) return;
+        using var client = new LoraBuild.Hub.HubClient(LoraBuild.Hub.HubSettings.FromEnvironment());
+        var snapshot = Hub.HubModels.Download(client, reference.Repo, reference.Revision);
+        settings.BaseModel = snapshot.Folder;
+        settings.BaseModelId ??= reference.Repo.Id;
+        settings.BaseModelCommit ??= snapshot.Commit;
+    }
+
+    static bool IsPath(string key, string text) =>
+        PathKeys.Contains(key) && text.Length > 0 && !(key == "base_model" && !Directory.Exists(text) && LoraBuild.Hub.HubReference.TryParse(text) is not null);
 
     static readonly string[] PathKeys = ["base_model", "dataset", "eval_dataset", "output_dir"];
 }

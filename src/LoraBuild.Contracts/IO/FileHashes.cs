@@ -20,7 +20,8 @@ public static class FileHashes
     public static string Sha256(string path)
     {
         var full = Path.GetFullPath(path);
-        var info = new FileInfo(full);
+        // Through a link (the HF cache's snapshots/ -> blobs/): the size and time of the content itself.
+        var info = LinkedFiles.Resolve(full);
         var key = full;
         if (Memory.TryGetValue(key, out var hit) && hit.Size == info.Length && hit.Ticks == info.LastWriteTimeUtc.Ticks) return hit.Sha256;
         var disk = LoadCache();

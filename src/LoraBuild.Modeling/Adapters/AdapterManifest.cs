@@ -18,6 +18,14 @@ public sealed record AdapterManifest(
 {
     public const string FileName = RunLayout.ManifestFile;
 
+    /// <summary>The base's Hub id when it came from the Hub (a consumer resolves it through the HF cache); null for a local folder.</summary>
+    [JsonPropertyName("base_model_id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BaseModelId { get; init; }
+
+    /// <summary>The Hub commit of that base (lora.lock.json's).</summary>
+    [JsonPropertyName("base_model_commit"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BaseModelCommit { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }) + "\n";
 
     /// <summary>The manifest, or null when the folder has none; a manifest that is there but broken is an error (LB0133).</summary>

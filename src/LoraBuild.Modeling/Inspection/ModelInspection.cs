@@ -25,7 +25,7 @@ public static class ModelInspection
             total += info.ElementCount;
             byType[info.DType.ToString()] = byType.GetValueOrDefault(info.DType.ToString()) + info.ElementCount;
         }
-        var bytes = checkpoint.Files.Sum(f => new FileInfo(f.Path).Length);
+        var bytes = checkpoint.Files.Sum(f => IO.LinkedFiles.Length(f.Path));
         return new ModelSummary(directory, config, total, bytes, byType);
     }
 
@@ -36,7 +36,7 @@ public static class ModelInspection
         using var file = SafeTensorsFile.Open(weights);
         var trainable = file.Tensors.Values.Sum(t => t.ElementCount);
         var layers = file.Tensors.Keys.Count(k => k.EndsWith(".lora_A.weight", StringComparison.Ordinal));
-        var bytes = System.IO.Directory.EnumerateFiles(directory).Sum(f => new FileInfo(f).Length);
+        var bytes = System.IO.Directory.EnumerateFiles(directory).Sum(f => IO.LinkedFiles.Length(f));
         return new AdapterSummary(directory, config, trainable, 100.0 * trainable / baseModel.ParameterCount, bytes, layers);
     }
 }

@@ -48,7 +48,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         if (!File.Exists(path))
             throw new LoraBuildException(ErrorCodes.SafeTensorsMissingFile, "Safetensors file not found.", path);
-        var length = new FileInfo(path).Length;
+        var length = IO.LinkedFiles.Length(path);
         if (length < 8)
             throw new LoraBuildException(ErrorCodes.SafeTensorsTooSmall, $"File is {length} bytes: too small to be safetensors (8-byte header length missing).", path);
 
