@@ -28,9 +28,12 @@ public sealed class ParquetDatasetReader : IDatasetReader
             stream.Position = 0;
             var result = ParquetSerializer.DeserializeUntypedAsync(stream, null, group).GetAwaiter().GetResult();
             var row = 0L;
+            // Parquet.Net leaves a null out of the row's dictionary: every column of the schema is present, null or not.
+            var columns = result.Schema.Fields.Select(f => f.Name).ToArray();
             foreach (var record in result.Data)
             {
                 var fields = new Dictionary<string, object?>(StringComparer.Ordinal);
+                foreach (var column in columns) fields[column] = null;
                 foreach (var (name, value) in record) fields[name] = ToPlain(value);
                 yield return new DataRow(fields, new RowLocation(file, 0, group, row++));
             }
