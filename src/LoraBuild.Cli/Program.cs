@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(BenchTokenizersCommand.Create());
+        root.Subcommands.Add(BenchDataCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());

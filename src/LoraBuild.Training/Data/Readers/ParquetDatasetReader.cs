@@ -13,16 +13,28 @@ public sealed class ParquetDatasetReader : IDatasetReader
     {
         using var stream = File.OpenRead(file);
         int groups;
+        Parquet.Schema.DataField[]? flatText;
+        ParquetReader reader;
         try
         {
-            var reader = ParquetReader.CreateAsync(stream, leaveStreamOpen: true).GetAwaiter().GetResult();
+            reader = ParquetReader.CreateAsync(stream, leaveStreamOpen: true).GetAwaiter().GetResult();
             groups = reader.RowGroupCount;
-            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            var fields = reader.Schema.Fields;
+            flatText = fields.All(f => f is Parquet.Schema.DataField { ClrType: var t, MaxRepetitionLevel: 0 } && t == typeof(string))
+                ? fields.Cast<Parquet.Schema.DataField>().ToArray() : null;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
         {
             throw new Diagnostics.LoraBuildException(Diagnostics.ErrorCodes.DatasetFileUnreadable, $"not a readable Parquet file: {e.Message}", file);
         }
+        if (flatText is not null)
+        {
+            // Columns of plain text (alpaca, completion, CSV-like tables): read column by column, the fast path.
+            foreach (var row in ReadFlatText(reader, flatText, file)) yield return row;
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            yield break;
+        }
+        reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         for (var group = 0; group < groups; group++)
         {
             stream.Position = 0;
@@ -36,6 +48,32 @@ public sealed class ParquetDatasetReader : IDatasetReader
                 foreach (var column in columns) fields[column] = null;
                 foreach (var (name, value) in record) fields[name] = ToPlain(value);
                 yield return new DataRow(fields, new RowLocation(file, 0, group, row++));
+            }
+        }
+    }
+
+    static IEnumerable<DataRow> ReadFlatText(ParquetReader reader, Parquet.Schema.DataField[] fields, string file)
+    {
+        for (var group = 0; group < reader.RowGroupCount; group++)
+        {
+            string?[][] columns;
+            long count;
+            using (var rowGroup = reader.OpenRowGroupReader(group))
+            {
+                count = rowGroup.RowCount;
+                columns = new string?[fields.Length][];
+                for (var c = 0; c < fields.Length; c++)
+                {
+                    var values = new string?[count];
+                    rowGroup.ReadAsync(fields[c], values.AsMemory()).GetAwaiter().GetResult();
+                    columns[c] = values;
+                }
+            }
+            for (var r = 0; r < count; r++)
+            {
+                var record = new Dictionary<string, object?>(fields.Length, StringComparer.Ordinal);
+                for (var c = 0; c < fields.Length; c++) record[fields[c].Name] = columns[c][r];
+                yield return new DataRow(record, new RowLocation(file, 0, group, r));
             }
         }
     }
