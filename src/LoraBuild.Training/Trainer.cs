@@ -163,7 +163,8 @@ public sealed class Trainer
         var trainRaw = ReadDatasets(config.Datasets);
         IReadOnlyList<RawExample>? heldOut = null;
         if (config.ValSetSize > 0) (trainRaw, heldOut) = HoldOut(trainRaw);
-        var (train, trainReport) = encoder.EncodeAll(trainRaw);
+        var (train, trainReport, cached) = encoder.EncodeAll(trainRaw, TokenizationCache.Default(), config.BaseModel!);
+        if (cached) log("train data: tokens from the tokenisation cache (same data, tokenizer and settings as an earlier run)");
         Report("train", trainReport);
         if (trainReport.TrainableTokens == 0)
             throw new LoraBuildException(ErrorCodes.NothingToLearn,

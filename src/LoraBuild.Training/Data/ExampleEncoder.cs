@@ -41,6 +41,19 @@ public sealed class ExampleEncoder
 
     int? Eos => EosTokenId ?? tokenizer.EosTokenId;
 
+    /// <summary>The settings that decide the tokens besides the data and the tokenizer files (part of the cache key).</summary>
+    public string Settings => $"{chat.Name}|{maxLength}|{TrainOnInputs}|{Eos}";
+
+    /// <summary><see cref="EncodeAll(IEnumerable{RawExample})"/> through the cache: a hit skips tokenisation.</summary>
+    public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report, bool Cached) EncodeAll(IReadOnlyList<RawExample> raw, TokenizationCache cache, string modelDirectory)
+    {
+        var key = cache.Key(raw, modelDirectory, Settings);
+        if (cache.TryLoad(key) is var (examples, report)) return (examples, report, true);
+        (examples, report) = EncodeAll(raw);
+        cache.Store(key, examples, report);
+        return (examples, report, false);
+    }
+
     public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report) EncodeAll(IEnumerable<RawExample> raw)
     {
         var result = new List<TokenizedExample>();
