@@ -295,9 +295,34 @@ public sealed class TrainingConfig
         var key = FindKey(name) ?? throw new LoraBuildException(ErrorCodes.ConfigKeyUnknown,
             Suggest(name) is { } near ? $"Unknown key '{name}'. Did you mean '{near}'?" : $"Unknown key '{name}'. Known keys: {string.Join(", ", Keys.Select(k => k.Name))}.",
             value.Source, value.Line, column: value.Column);
-        // "key:" with no value is unset, as in Axolotl (wandb_project:, lora_model_dir:, special_tokens:).
-        if (value.IsEmpty) return;
+        // "key:" with no value is unset, as in Axolotl (wandb_project:, lora_model_dir:, special_tokens:); a later empty
+        // value (--set eval_dataset=) puts the key back to its default.
+        if (value.IsEmpty)
+        {
+            Unset(key, value);
+            return;
+        }
         key.Set(this, value);
+    }
+
+    void Unset(Key key, Value at)
+    {
+        switch (key.Name)
+        {
+            case "eval_dataset" or "test_datasets":
+                EvalDataset = null;
+                EvalDatasets = [];
+                return;
+            case "dataset" or "datasets":
+                Dataset = null;
+                Datasets = [];
+                return;
+            case "special_tokens":
+                SpecialTokenOverrides = new();
+                return;
+        }
+        if (key.Get(new TrainingConfig()) is { } fallback && Convert.ToString(fallback, CultureInfo.InvariantCulture) is { Length: > 0 } text)
+            key.Set(this, at with { Scalar = text });
     }
 
     /// <summary>Applies every setting and reports all unknown keys and bad values together.</summary>

@@ -79,3 +79,25 @@ public class AxolotlExamplesTests
     public void Mistral_lora_target_linear_wins_over_the_module_list() =>
         Assert.Equal("all-linear", Check("mistral--qlora.yml").Config.ToLoraConfig().TargetModuleRegex);
 }
+
+/// <summary>An empty value is unset: in the file it says nothing; a later empty --set puts the key back to its default.</summary>
+public class EmptyValueTests : IDisposable
+{
+    readonly string dir = TestPaths.TempDirectory();
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void Empty_set_after_the_file_restores_defaults()
+    {
+        var path = Path.Combine(dir, "c.yml");
+        File.WriteAllText(path, "eval_dataset: e.jsonl\nlearning_rate: 0.1\nwandb_project:\nlora_model_dir:\n");
+        var config = TrainingConfigLoader.Load(path);
+        Assert.Empty(config.Notes);
+        Assert.NotNull(config.EvalDataset);
+        config.ApplyAll([("eval_dataset", new TrainingConfig.Value("", null, null, "command line", 0)), ("learning_rate", new TrainingConfig.Value("", null, null, "command line", 0))]);
+        Assert.Null(config.EvalDataset);
+        Assert.Empty(config.EvalDatasets);
+        Assert.Equal(new TrainingConfig().LearningRate, config.LearningRate);
+    }
+}
