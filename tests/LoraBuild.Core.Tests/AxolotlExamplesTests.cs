@@ -101,3 +101,16 @@ public class EmptyValueTests : IDisposable
         Assert.Equal(new TrainingConfig().LearningRate, config.LearningRate);
     }
 }
+
+/// <summary>docs/axolotl-keys.md stays true: it names every key of the noted / refused table.</summary>
+public class AxolotlKeyDocTests
+{
+    [Fact]
+    public void Every_noted_or_refused_key_is_in_the_doc()
+    {
+        var doc = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "docs", "axolotl-keys.md"));
+        Assert.Empty(LoraBuild.Training.Axolotl.AxolotlKeys.Table.Where(e => !doc.Contains($"`{e.Name}`")).Select(e => e.Name));
+        // And no key is both ours and in the table (one meaning per key).
+        Assert.Empty(LoraBuild.Training.Axolotl.AxolotlKeys.Table.Where(e => TrainingConfig.Keys.Count(k => k.Name == e.Name || k.Aliases.Contains(e.Name)) > 1).Select(e => e.Name));
+    }
+}
