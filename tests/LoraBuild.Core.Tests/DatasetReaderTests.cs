@@ -32,7 +32,7 @@ public class DatasetReaderTests : IDisposable
     {
         var path = Path.Combine(dir, name);
         using var stream = File.Create(path);
-        ParquetSerializer.SerializeUntypedAsync(rows.Select(r => (IDictionary<string, object>)r.ToDictionary(p => p.Key, p => p.Value!)).ToList(), schema, stream,
+        ParquetSerializer.SerializeUntypedAsync(rows.Select(r => (IDictionary<string, object?>)r.ToDictionary(p => p.Key, p => p.Value)).ToList(), schema, stream,
             new ParquetOptions { RowGroupSize = rowGroupSize }).GetAwaiter().GetResult();
         return path;
     }
