@@ -53,7 +53,7 @@ public static class ConfigCheck
             }
         }
 
-        foreach (var (list, name) in new[] { (config.Datasets, "datasets"), (config.EvalDatasets, "test_datasets") })
+        foreach (var (list, name) in new[] { (config.TrainSpecs, "datasets"), (config.EvalSpecs, "test_datasets") })
             foreach (var spec in list)
             {
                 if (datasets.WouldFetch(spec) is { } what) { fetch.Add(what); continue; }

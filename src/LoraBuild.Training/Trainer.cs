@@ -160,7 +160,7 @@ public sealed class Trainer
         var chat = ChatTemplate.Resolve(config.ChatTemplate, config.BaseModel!, config.Dataset!);
         var tokens = SpecialTokenChoice.Resolve(tokenizer, config);
         var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen) { TrainOnInputs = config.TrainOnInputs, EosTokenId = tokens.Eos };
-        var trainRaw = ReadDatasets(config.Datasets);
+        var trainRaw = ReadDatasets(config.TrainSpecs);
         IReadOnlyList<RawExample>? heldOut = null;
         if (config.ValSetSize > 0) (trainRaw, heldOut) = HoldOut(trainRaw);
         var (train, trainReport, cached) = encoder.EncodeAll(trainRaw, TokenizationCache.Default(), config.BaseModel!);
@@ -179,7 +179,7 @@ public sealed class Trainer
         IReadOnlyList<TokenizedExample>? evalEncoded = null;
         if (config.EvalDataset is { } || heldOut is not null)
         {
-            evalRaw = heldOut ?? ReadDatasets(config.EvalDatasets);
+            evalRaw = heldOut ?? ReadDatasets(config.EvalSpecs);
             (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
             Report("eval", evalReport);
         }

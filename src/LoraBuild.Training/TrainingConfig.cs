@@ -63,6 +63,10 @@ public sealed class TrainingConfig
     /// <summary>The training datasets (Axolotl's datasets: list, or the one dataset: file), mixed in list order.</summary>
     public List<DatasetSpec> Datasets { get; set; } = [];
     public List<DatasetSpec> EvalDatasets { get; set; } = [];
+
+    /// <summary>The training entries; a Dataset path set directly (not through a key) is one entry whose rows decide.</summary>
+    public IReadOnlyList<DatasetSpec> TrainSpecs => Datasets.Count > 0 ? Datasets : Dataset is null ? [] : [new DatasetSpec(Dataset, "training configuration", 0)];
+    public IReadOnlyList<DatasetSpec> EvalSpecs => EvalDatasets.Count > 0 ? EvalDatasets : EvalDataset is null ? [] : [new DatasetSpec(EvalDataset, "training configuration", 0)];
     /// <summary>Axolotl warmup_ratio: warm-up steps = int(ratio x total steps) (core/builders/base.py).</summary>
     public double WarmupRatio { get; set; }
     /// <summary>Axolotl evals_per_epoch / saves_per_epoch: eval_steps / save_steps = ceil(total / (n x num_epochs)) (utils/config).</summary>
