@@ -133,6 +133,8 @@ public class TrainingConfigInputTests : IDisposable
     [InlineData("load_in_8bit: true\n", "LoRA over an 8-bit base (bitsandbytes LLM.int8) is not implemented")]
     [InlineData("lora_model_dir: ./previous\n", "training an adapter on top of an existing one")]
     [InlineData("fp16: true\n", "fp16 mixed precision")]
+    [InlineData("datasets:\n  - path: a.jsonl\n    type: chat_template\n    roles_to_train: [user, assistant]\n", "roles_to_train other than assistant")]
+    [InlineData("datasets:\n  - path: a.jsonl\n    type: chat_template\n    train_on_eos: all\n", "train_on_eos: all is not supported")]
     public void Axolotl_settings_we_cannot_honour_are_errors_not_silently_ignored(string yaml, string message) =>
         Assert.Contains(message, Fails(yaml).Message);
 

@@ -61,7 +61,6 @@ public sealed record DatasetSpec(string Path, string Source, int Line, int Colum
     {
         ["trust_remote_code"] = "no remote code runs here",
         ["train_on_eot"] = "the assistant turn's end marker is learned with the turn",
-        ["train_on_eos"] = "the assistant turn's end marker is learned with the turn (Axolotl's default, turn)",
         ["chat_template"] = "the model's chat template is used (the config's chat_template key)",
     };
 
@@ -194,6 +193,11 @@ public sealed record DatasetSpec(string Path, string Source, int Line, int Colum
                 if (fields.TryGetValue(field, out var at) && at is YamlScalarNode { Value: { Length: > 0 } })
                     notes.Add($"{file}({(int)at.Start.Line},{(int)at.Start.Column}): note: {key} {field}: accepted, changes nothing here: {why}.");
             var rolesToTrain = Strings("roles_to_train");
+            // Only assistant turns are learned here, with their end marker (Axolotl's defaults); other choices would change the loss.
+            if (rolesToTrain.Count > 0 && !rolesToTrain.All(r => (roles.Count > 0 ? roles : DefaultRoles).GetValueOrDefault(r, r) == "assistant"))
+                errors.Add(Error(fields["roles_to_train"], "roles_to_train other than assistant is not supported here (only assistant turns are learned)."));
+            if (Scalar("train_on_eos") is { } eos && eos != "turn")
+                errors.Add(Error(fields["train_on_eos"], $"train_on_eos: {eos} is not supported here; the end marker of each learned turn is learned (turn, Axolotl's default)."));
             spec = spec with
             {
                 DsType = dsType,
