@@ -107,4 +107,16 @@ public static class ErrorCodes
     public const string LockFileMissing = "LB0420";
     public const string LockFileOutOfDate = "LB0421";
     public const string LockFileInvalid = "LB0422";
+
+    // Datasets as people have them and Axolotl configs (0500-0549)
+    /// <summary>An Axolotl key this worker understands but cannot honour; ignoring it would change the result.</summary>
+    public const string AxolotlKeyRefused = "LB0500";
+    /// <summary>A datasets entry that cannot be used: unknown type, missing or contradictory fields.</summary>
+    public const string DatasetSpecInvalid = "LB0501";
+    /// <summary>A Hugging Face Hub dataset or model id where this build has no Hub client yet.</summary>
+    public const string HubSourceUnsupported = "LB0502";
+    /// <summary>A row of a dataset that the dataset type cannot use (a missing column, a null, a wrong type); names file and row.</summary>
+    public const string DatasetRowInvalid = "LB0503";
+    /// <summary>A dataset file that is not one of the readable formats, or cannot be read as the format its name says.</summary>
+    public const string DatasetFileUnreadable = "LB0504";
 }

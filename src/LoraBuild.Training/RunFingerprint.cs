@@ -25,7 +25,15 @@ public static class RunFingerprint
                      .Concat(Directory.EnumerateFiles(model, "*.safetensors").Order(StringComparer.Ordinal))
                      .Where(File.Exists))
             lines.Add($"model/{Path.GetFileName(file)}={FileHashes.Sha256(file)}");
-        lines.Add($"dataset={FileHashes.Sha256(config.Dataset!)}");
+        // Every file of every dataset entry, and how each entry is read (type, fields, split): a change to any is a new run.
+        foreach (var (spec, index) in config.TrainSpecs.Select((s, i) => (s, i)))
+        {
+            lines.Add($"dataset[{index}]={spec.Type ?? "auto"}|{spec.Split}|{spec.Field}|{spec.FieldMessages}|{spec.FieldSystem}|{spec.DropSystemMessage}|" +
+                      string.Join(",", spec.MessagePropertyMappings.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + "|" +
+                      string.Join(",", spec.Roles.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + "|" + spec.UserDefined);
+            var files = spec.IsHub ? [] : Data.Readers.DatasetFiles.Resolve(spec.Path, spec.DataFiles, spec.Source, spec.Line);
+            lines.AddRange(files.Select(f => config.TrainSpecs.Count == 1 && files.Count == 1 ? $"dataset={FileHashes.Sha256(f)}" : $"dataset[{index}]/{Path.GetFileName(f)}={FileHashes.Sha256(f)}"));
+        }
         lines.AddRange(config.DecidingSettings().Select(s => $"{s.Key}={s.Value}"));
         return lines;
     }

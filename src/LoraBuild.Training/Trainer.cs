@@ -163,11 +163,13 @@ public sealed class Trainer
     {
         var tokenizer = HfTokenizer.Load(config.BaseModel!);
         var chat = ChatTemplate.Resolve(config.ChatTemplate, config.BaseModel!, config.Dataset!);
-        var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen);
-        var trainRaw = JsonlDataset.Read(config.Dataset!);
+        var tokens = SpecialTokenChoice.Resolve(tokenizer, config);
+        var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen) { TrainOnInputs = config.TrainOnInputs, EosTokenId = tokens.Eos };
+        var trainRaw = ReadDatasets(config.TrainSpecs);
         IReadOnlyList<RawExample>? heldOut = null;
         if (config.ValSetSize > 0) (trainRaw, heldOut) = HoldOut(trainRaw);
-        var (train, trainReport) = encoder.EncodeAll(trainRaw);
+        var (train, trainReport, cached) = encoder.EncodeAll(trainRaw, TokenizationCache.Default(), config.BaseModel!);
+        if (cached) log("train data: tokens from the tokenisation cache (same data, tokenizer and settings as an earlier run)");
         Report("train", trainReport);
         if (trainReport.TrainableTokens == 0)
             throw new LoraBuildException(ErrorCodes.NothingToLearn,
@@ -182,13 +184,22 @@ public sealed class Trainer
         IReadOnlyList<TokenizedExample>? evalEncoded = null;
         if (config.EvalDataset is { } || heldOut is not null)
         {
-            evalRaw = heldOut ?? JsonlDataset.Read(config.EvalDataset!);
+            evalRaw = heldOut ?? ReadDatasets(config.EvalSpecs);
             (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
             Report("eval", evalReport);
         }
         return new RunData(tokenizer, chat, train, evalRaw, evalEncoded, StopTokens.Resolve(tokenizer, config.BaseModel!),
-            tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0);
+            tokens.Pad ?? tokens.Eos ?? 0);
     }
+
+    /// <summary>
+    /// LoraBuild's own one-file JSONL keeps its line-by-line reader (and its messages); every other dataset list goes
+    /// through the dataset types and file readers (Data/DatasetLoader).
+    /// </summary>
+    static IReadOnlyList<RawExample> ReadDatasets(IReadOnlyList<DatasetSpec> specs) =>
+        specs is [{ Type: null, IsHub: false } only] && File.Exists(only.Path) && only.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+            ? JsonlDataset.Read(only.Path)
+            : DatasetLoader.Load(specs, new LocalDatasetSource());
 
     /// <summary>
     /// What a run writes at most at once: save_total_limit checkpoints plus one being written (trainable tensors and
@@ -243,6 +254,8 @@ public sealed class Trainer
     {
         var plan = new BatchPlan(data.Train.Count, config.MicroBatchSize, config.GradientAccumulationSteps, config.Seed);
         long totalSteps = config.MaxSteps > 0 ? config.MaxSteps : (long)Math.Ceiling(config.NumEpochs * plan.StepsPerEpoch);
+        var cadence = StepCadence.Resolve(config, totalSteps);
+        if (cadence.Note is { } cadenceNote) log(cadenceNote);
         var curve = new List<LossPoint>();
         var evalCurve = new List<EvalPoint>();
         long startStep = 0;
@@ -264,7 +277,7 @@ public sealed class Trainer
         for (var step = startStep; step < totalSteps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var learningRate = LearningRateSchedule.At(config.LrScheduler, step, totalSteps, config.WarmupSteps, config.LearningRate);
+            var learningRate = LearningRateSchedule.At(config.LrScheduler, step, totalSteps, cadence.WarmupSteps, config.LearningRate);
             // Dropout draws from a generator seeded by (seed, step): a resumed run draws what an uninterrupted one would.
             manual_seed(unchecked(config.Seed * 1_000_003L + step));
             var batches = plan.MicroBatches(step).Select(indices => BatchPlan.Collate(indices.Select(i => data.Train[i]).ToList(), data.PadId, model.Device)).ToList();
@@ -298,13 +311,13 @@ public sealed class Trainer
                 windowTokens = 0;
             }
             // Evaluate before checkpointing, so a checkpoint at the same step records this eval point too.
-            if (config.EvalSteps > 0 && done % config.EvalSteps == 0 && done < totalSteps && data.EvalEncoded is not null)
+            if (cadence.EvalSteps > 0 && done % cadence.EvalSteps == 0 && done < totalSteps && data.EvalEncoded is not null)
             {
                 var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
                 log(string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
                 evalCurve.Add(new EvalPoint(done, quick.EvalLoss));
             }
-            if (config.SaveSteps > 0 && done % config.SaveSteps == 0 && done < totalSteps)
+            if (cadence.SaveSteps > 0 && done % cadence.SaveSteps == 0 && done < totalSteps)
             {
                 var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve, evalCurve);
                 log($"checkpoint: {path}");

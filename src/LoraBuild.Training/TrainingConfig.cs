@@ -1,6 +1,8 @@
 using System.Globalization;
 using LoraBuild.Adapters;
 using LoraBuild.Diagnostics;
+using LoraBuild.Training.Axolotl;
+using LoraBuild.Training.Data;
 
 namespace LoraBuild.Training;
 
@@ -54,6 +56,7 @@ public sealed class TrainingConfig
     public bool GradientCheckpointing { get; set; }
     public int Seed { get; set; } = 42;
     public int SaveSteps { get; set; } = 50;
+    bool SaveStepsGiven { get; set; }
     public int SaveTotalLimit { get; set; } = 2;
     public int EvalSteps { get; set; }
     public int LoggingSteps { get; set; } = 10;
@@ -63,15 +66,46 @@ public sealed class TrainingConfig
     public int EvalMaxNewTokens { get; set; } = 64;
     /// <summary>Share (below 1) or count of the training examples held out for evaluation when no eval_dataset is given.</summary>
     public double ValSetSize { get; set; }
+    /// <summary>The training datasets (Axolotl's datasets: list, or the one dataset: file), mixed in list order.</summary>
+    public List<DatasetSpec> Datasets { get; set; } = [];
+    public List<DatasetSpec> EvalDatasets { get; set; } = [];
+
+    /// <summary>The training entries; a Dataset path set directly (not through a key) is one entry whose rows decide.</summary>
+    public IReadOnlyList<DatasetSpec> TrainSpecs => Datasets.Count > 0 ? Datasets : Dataset is null ? [] : [new DatasetSpec(Dataset, "training configuration", 0)];
+    public IReadOnlyList<DatasetSpec> EvalSpecs => EvalDatasets.Count > 0 ? EvalDatasets : EvalDataset is null ? [] : [new DatasetSpec(EvalDataset, "training configuration", 0)];
+    /// <summary>Axolotl warmup_ratio: warm-up steps = int(ratio x total steps) (core/builders/base.py).</summary>
+    public double WarmupRatio { get; set; }
+    /// <summary>Axolotl evals_per_epoch / saves_per_epoch: eval_steps / save_steps = ceil(total / (n x num_epochs)) (utils/config).</summary>
+    public int EvalsPerEpoch { get; set; }
+    public int SavesPerEpoch { get; set; }
+    /// <summary>Axolotl train_on_inputs: the prompt tokens are learned too.</summary>
+    public bool TrainOnInputs { get; set; }
+    /// <summary>Axolotl special_tokens (pad_token, eos_token, ...): each must already be a token of the model's vocabulary.</summary>
+    public Dictionary<string, string> SpecialTokenOverrides { get; set; } = new();
+    /// <summary>Axolotl lora_target_linear: true targets every linear layer, whatever lora_target_modules says.</summary>
+    public bool TargetLinear { get; set; }
+    /// <summary>A Hub model id given as base_model (no local folder of that name): needs the Hub client.</summary>
+    public bool BaseModelIsHubId { get; set; }
     /// <summary>What the configuration mapped approximately (Axolotl spellings); the trainer prints these.</summary>
     public List<string> Notes { get; } = [];
+
+    readonly HashSet<string> notedKeys = [];
+
+    /// <summary>One note per key, located where the key was written.</summary>
+    public void AddNote(Value at, string text)
+    {
+        var key = text.Split(':')[0];
+        if (!notedKeys.Add(key)) return;
+        Notes.Add($"{at.Source}({at.Line}{(at.Column > 0 ? $",{at.Column}" : "")}): note: {text}");
+    }
 
     // Upper bounds: far beyond any real run, low enough that sizes and step counts cannot overflow.
     const int MaxRank = 16384, MaxBatch = 65536, MaxSequence = 1 << 20, MaxCount = 100_000_000;
     const double MaxEpochs = 100_000;
 
     /// <summary>Keys that decide the trained weights. Output location, checkpoint cadence and logging do not.</summary>
-    static readonly HashSet<string> NotInFingerprint = ["output_dir", "adapter_name", "base_model_id", "revision_of_model", "save_steps", "save_total_limit", "eval_steps", "logging_steps", "eval_max_new_tokens"];
+    static readonly HashSet<string> NotInFingerprint = ["output_dir", "adapter_name", "base_model_id", "revision_of_model", "save_steps", "save_total_limit", "eval_steps", "logging_steps", "eval_max_new_tokens",
+        "saves_per_epoch", "evals_per_epoch"];
 
     public sealed record Key(string Name, string Help, Func<TrainingConfig, object?> Get, Action<TrainingConfig, Value> Set, params string[] Aliases);
 
@@ -79,6 +113,12 @@ public sealed class TrainingConfig
     public sealed record Value(string? Scalar, IReadOnlyList<string>? List, IReadOnlyDictionary<string, string>? Map, string Source, int Line, int Column = 0,
         IReadOnlyList<IReadOnlyDictionary<string, string>>? Entries = null)
     {
+        /// <summary>The YAML node the value was read from (nested values such as datasets entries); null for flags.</summary>
+        public YamlDotNet.RepresentationModel.YamlNode? Node { get; init; }
+
+        /// <summary>Empty, as Axolotl reads "key:" with nothing after it: the key is unset.</summary>
+        public bool IsEmpty => Scalar is null or "" or "~" or "null" && List is null && Map is null && Entries is null;
+
         public LoraBuildException Invalid(string key, string expected) =>
             new(ErrorCodes.ConfigValueInvalid, $"'{key}' must be {expected}; got '{Scalar ?? (List is null && Entries is null ? "a mapping" : "a list")}'.", Source, Line, column: Column);
 
@@ -129,9 +169,13 @@ public sealed class TrainingConfig
 
     public static readonly IReadOnlyList<Key> Keys =
     [
-        new("base_model", "HF model folder", c => c.BaseModel, (c, v) => c.BaseModel = v.String("base_model")),
-        new("dataset", "training JSONL", c => c.Dataset, (c, v) => c.Dataset = v.String("dataset"), "train_dataset"),
-        new("eval_dataset", "evaluation JSONL", c => c.EvalDataset, (c, v) => c.EvalDataset = string.IsNullOrEmpty(v.Scalar) ? null : v.String("eval_dataset")),
+        new("base_model", "HF model folder (an org/name Hub id needs the Hub client)", c => c.BaseModel, (c, v) =>
+        {
+            c.BaseModel = v.String("base_model");
+            c.BaseModelIsHubId = !Path.IsPathRooted(c.BaseModel) && DatasetSpec.LooksLikeHubId(c.BaseModel, Directory.GetCurrentDirectory());
+        }),
+        new("dataset", "training data: a JSONL / JSON / Parquet / CSV file or a folder of them", c => c.Dataset, (c, v) => { c.Dataset = v.String("dataset"); c.Datasets = [new DatasetSpec(c.Dataset, v.Source, v.Line, v.Column)]; }, "train_dataset"),
+        new("eval_dataset", "evaluation data (as dataset)", c => c.EvalDataset, (c, v) => { c.EvalDataset = v.String("eval_dataset"); c.EvalDatasets = [new DatasetSpec(c.EvalDataset, v.Source, v.Line, v.Column)]; }),
         new("output_dir", "where the adapter goes", c => c.OutputDir, (c, v) => c.OutputDir = v.String("output_dir")),
         new("adapter_name", "name in the loss curve's title", c => c.AdapterName, (c, v) => c.AdapterName = v.String("adapter_name")),
         new("base_model_id", "portable base-model id written to adapter_config.json", c => c.BaseModelId, (c, v) => c.BaseModelId = v.String("base_model_id")),
@@ -141,16 +185,23 @@ public sealed class TrainingConfig
         new("r", "LoRA rank", c => c.R, (c, v) => c.R = v.Int("r", 1, MaxRank), "rank", "lora_r"),
         new("lora_alpha", "LoRA alpha", c => c.LoraAlpha, (c, v) => c.LoraAlpha = v.Double("lora_alpha", 0, 1e6, aboveMin: true), "alpha"),
         new("lora_dropout", "dropout on the LoRA input", c => c.LoraDropout, (c, v) => c.LoraDropout = v.Double("lora_dropout", 0, 1, belowMax: true), "dropout"),
-        new("target_modules", "module names, a regex, or all-linear", c => string.Join(",", c.TargetModules), (c, v) => c.TargetModules = TargetList(v), "lora_target_modules"),
-        new("use_rslora", "scale alpha/sqrt(r)", c => c.UseRslora, (c, v) => c.UseRslora = v.Bool("use_rslora")),
-        new("use_dora", "DoRA", c => c.UseDora, (c, v) => c.UseDora = v.Bool("use_dora"), "dora"),
+        new("target_modules", "module names, a regex, or all-linear", c => c.TargetLinear ? LoraConfig.AllLinear : string.Join(",", c.TargetModules), (c, v) => c.TargetModules = TargetList(v), "lora_target_modules"),
+        new("use_rslora", "scale alpha/sqrt(r)", c => c.UseRslora, (c, v) => c.UseRslora = v.Bool("use_rslora"), "peft_use_rslora"),
+        new("use_dora", "DoRA", c => c.UseDora, (c, v) => c.UseDora = v.Bool("use_dora"), "dora", "peft_use_dora"),
         new("init_lora_weights", "default | gaussian", c => c.InitLoraWeights, (c, v) => c.InitLoraWeights = v.OneOf("init_lora_weights", "default", "true", "gaussian") is "true" ? "default" : v.Scalar!.ToLowerInvariant()),
         new("rank_pattern", "per-module rank", c => string.Join(",", c.RankPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.RankPattern = v.Mapping("rank_pattern", s => (v with { Scalar = s, Map = null }).Int("rank_pattern", 1, MaxRank))),
         new("alpha_pattern", "per-module alpha", c => string.Join(",", c.AlphaPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value.ToString(CultureInfo.InvariantCulture)}")), (c, v) => c.AlphaPattern = v.Mapping("alpha_pattern", s => (v with { Scalar = s, Map = null }).Double("alpha_pattern", 0, 1e6, aboveMin: true))),
         new("quantization", "none | nf4", c => c.Quantization, (c, v) => c.Quantization = v.OneOf("quantization", "none", "nf4")),
         new("double_quant", "8-bit absmax constants", c => c.DoubleQuant, (c, v) => c.DoubleQuant = v.Bool("double_quant")),
         new("learning_rate", "peak learning rate", c => c.LearningRate, (c, v) => c.LearningRate = v.Double("learning_rate", 0, 10), "lr"),
-        new("lr_scheduler", "constant | linear | cosine", c => c.LrScheduler, (c, v) => c.LrScheduler = v.OneOf("lr_scheduler", "constant", "linear", "cosine")),
+        new("lr_scheduler", "constant | linear | cosine (constant_with_warmup = constant)", c => c.LrScheduler, (c, v) => c.LrScheduler = v.OneOf("lr_scheduler", "constant", "linear", "cosine", "constant_with_warmup") is "constant_with_warmup" ? "constant" : v.Scalar!.ToLowerInvariant()),
+        new("warmup_ratio", "Axolotl: warm-up steps = int(ratio x total steps)", c => c.WarmupRatio, (c, v) => c.WarmupRatio = v.Double("warmup_ratio", 0, 1)),
+        new("evals_per_epoch", "Axolotl: evaluations per epoch (eval_steps = ceil(total / (n x num_epochs)))", c => c.EvalsPerEpoch, (c, v) => c.EvalsPerEpoch = v.Int("evals_per_epoch", 0, MaxCount)),
+        new("saves_per_epoch", "Axolotl: checkpoints per epoch (save_steps = ceil(total / (n x num_epochs)))", c => c.SavesPerEpoch, (c, v) => c.SavesPerEpoch = v.Int("saves_per_epoch", 0, MaxCount)),
+        new("train_on_inputs", "Axolotl: learn the prompt tokens too", c => c.TrainOnInputs, (c, v) => c.TrainOnInputs = v.Bool("train_on_inputs")),
+        new("special_tokens", "Axolotl: pad_token / eos_token / bos_token / unk_token, tokens of the model's vocabulary", c => string.Join(",", c.SpecialTokenOverrides.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.SpecialTokenOverrides = SpecialTokens(v)),
+        new("shuffle_merged_datasets", "Axolotl: true (the trainer shuffles with seed); false is refused", c => null, (c, v) => { if (!v.Bool("shuffle_merged_datasets")) throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused, "'shuffle_merged_datasets: false' is not supported: batches here are always drawn in a seeded shuffled order.", v.Source, v.Line, column: v.Column); }),
+        new("bfloat16", "Axolotl: true = dtype: bfloat16", c => null, (c, v) => { if (v.Bool("bfloat16")) c.Dtype = "bfloat16"; }),
         new("warmup_steps", "linear warm-up steps", c => c.WarmupSteps, (c, v) => c.WarmupSteps = v.Int("warmup_steps", 0, MaxCount)),
         new("num_epochs", "epochs (when max_steps is 0)", c => c.NumEpochs, (c, v) => c.NumEpochs = v.Double("num_epochs", 0, MaxEpochs), "epochs"),
         new("max_steps", "optimizer steps (overrides num_epochs)", c => c.MaxSteps, (c, v) => c.MaxSteps = v.Int("max_steps", 0, MaxCount), "steps"),
@@ -164,27 +215,66 @@ public sealed class TrainingConfig
         new("adam_beta1", "AdamW beta1", c => c.AdamBeta1, (c, v) => c.AdamBeta1 = v.Double("adam_beta1", 0, 1, belowMax: true)),
         new("adam_beta2", "AdamW beta2", c => c.AdamBeta2, (c, v) => c.AdamBeta2 = v.Double("adam_beta2", 0, 1, belowMax: true)),
         new("adam_epsilon", "AdamW epsilon", c => c.AdamEpsilon, (c, v) => c.AdamEpsilon = v.Double("adam_epsilon", 0, 1, aboveMin: true)),
-        new("gradient_checkpointing", "recompute activations in backward", c => c.GradientCheckpointing, (c, v) => c.GradientCheckpointing = v.Bool("gradient_checkpointing")),
+        new("gradient_checkpointing", "recompute activations in backward (offload = true)", c => c.GradientCheckpointing, (c, v) => c.GradientCheckpointing = GradientCheckpointingValue(c, v)),
         new("seed", "random seed", c => c.Seed, (c, v) => c.Seed = v.Int("seed")),
-        new("save_steps", "checkpoint every N steps (0 = off)", c => c.SaveSteps, (c, v) => c.SaveSteps = v.Int("save_steps", 0, MaxCount)),
+        new("save_steps", "checkpoint every N steps (0 = off)", c => c.SaveSteps, (c, v) => { c.SaveSteps = v.Int("save_steps", 0, MaxCount); c.SaveStepsGiven = true; }),
         new("save_total_limit", "checkpoints kept", c => c.SaveTotalLimit, (c, v) => c.SaveTotalLimit = v.Int("save_total_limit", 1)),
         new("eval_steps", "evaluate every N steps (0 = at the end)", c => c.EvalSteps, (c, v) => c.EvalSteps = v.Int("eval_steps", 0, MaxCount)),
         new("logging_steps", "progress line every N steps", c => c.LoggingSteps, (c, v) => c.LoggingSteps = v.Int("logging_steps", 1, MaxCount)),
         new("device", "auto | cpu | cuda", c => c.Device, (c, v) => c.Device = v.OneOf("device", "auto", "cpu", "cuda")),
         new("dtype", "auto | float32 | bfloat16", c => c.Dtype, (c, v) => c.Dtype = v.OneOf("dtype", "auto", "float32", "bfloat16")),
-        new("chat_template", "auto | chatml | llama3", c => c.ChatTemplate, (c, v) => c.ChatTemplate = v.OneOf("chat_template", "auto", "chatml", "llama3")),
+        new("chat_template", "auto | chatml | llama3 (Axolotl's other names: the model's own template)", c => c.ChatTemplate, (c, v) => c.ChatTemplate = ChatTemplateName(c, v)),
         new("eval_max_new_tokens", "tokens generated for exact match", c => c.EvalMaxNewTokens, (c, v) => c.EvalMaxNewTokens = v.Int("eval_max_new_tokens", 1, MaxSequence)),
         new("val_set_size", "share (< 1) or count of training examples held out for eval", c => c.ValSetSize, (c, v) => c.ValSetSize = v.Double("val_set_size", 0, MaxCount)),
 
         // Axolotl spellings that are not one key of ours: mapped onto ours.
-        new("datasets", "Axolotl: a list with one {path, type} entry = dataset", c => null, (c, v) => c.Dataset = DatasetEntry(v, "datasets")),
-        new("test_datasets", "Axolotl: a list with one {path, type} entry = eval_dataset", c => null, (c, v) => c.EvalDataset = DatasetEntry(v, "test_datasets")),
+        new("datasets", "Axolotl: the training datasets, mixed", c => null, (c, v) => { c.Datasets = DatasetList(c, v, "datasets"); c.Dataset = c.Datasets[0].Path; }),
+        new("test_datasets", "Axolotl: the evaluation datasets", c => null, (c, v) => { c.EvalDatasets = DatasetList(c, v, "test_datasets"); c.EvalDataset = c.EvalDatasets[0].Path; }),
         new("adapter", "Axolotl: lora | qlora (= quantization: nf4)", c => null, (c, v) => { if (v.OneOf("adapter", "lora", "qlora") == "qlora") c.Quantization = "nf4"; }),
         new("load_in_4bit", "Axolotl: true = quantization: nf4", c => null, (c, v) => { if (v.Bool("load_in_4bit")) c.Quantization = "nf4"; }),
-        new("load_in_8bit", "Axolotl: 8-bit base weights (not supported; false only)", c => null, (c, v) => { if (v.Bool("load_in_8bit")) throw v.Invalid("load_in_8bit", "false (8-bit base weights are not supported; use load_in_4bit)"); }),
-        new("lora_target_linear", "Axolotl: true = target_modules: all-linear", c => null, (c, v) => { if (v.Bool("lora_target_linear")) c.TargetModules = [LoraConfig.AllLinear]; }),
+                new("lora_target_linear", "Axolotl: true = target_modules: all-linear", c => null, (c, v) => c.TargetLinear = v.Bool("lora_target_linear")),
         new("bf16", "Axolotl: true = dtype: bfloat16, false = float32, auto", c => null, (c, v) => c.Dtype = v.OneOf("bf16", "true", "false", "auto") switch { "true" => "bfloat16", "false" => "float32", _ => "auto" }),
+        .. AxolotlKeys.Table.Select(AxolotlKeys.AsKey),
     ];
+
+    static bool GradientCheckpointingValue(TrainingConfig c, Value v)
+    {
+        if (v.Scalar?.ToLowerInvariant() != "offload") return v.Bool("gradient_checkpointing");
+        c.AddNote(v, "gradient_checkpointing: offload = true here (activations are recomputed, not moved to CPU memory; the gradients are the same).");
+        return true;
+    }
+
+    /// <summary>Axolotl's built-in template names: the model's own template is used (a note says so); chatml and llama3 are ours.</summary>
+    static string ChatTemplateName(TrainingConfig c, Value v)
+    {
+        var name = v.String("chat_template").ToLowerInvariant();
+        if (name is "auto" or "chatml" or "llama3") return name;
+        if (name is "tokenizer_default" or "tokenizer_default_fallback_chatml") return "auto";
+        if (name == "jinja") throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused, "'chat_template: jinja' (with chat_template_jinja) is not supported: put the template in the model folder's chat_template.jinja.", v.Source, v.Line, column: v.Column);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-z0-9_.]+$")) throw v.Invalid("chat_template", "auto, chatml, llama3 or an Axolotl template name");
+        c.AddNote(v, $"chat_template: '{name}' is one of Axolotl's built-in templates; the model's own chat template (tokenizer_config.json / chat_template.jinja) is used here, which is that template for models of that family.");
+        return "auto";
+    }
+
+    static Dictionary<string, string> SpecialTokens(Value v)
+    {
+        var known = new[] { "pad_token", "eos_token", "bos_token", "unk_token" };
+        var map = v.Mapping("special_tokens", s => s);
+        foreach (var name in map.Keys.Where(k => !known.Contains(k)))
+            throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused, $"special_tokens: '{name}' is not supported (pad_token, eos_token, bos_token, unk_token are).", v.Source, v.Line, column: v.Column);
+        return map;
+    }
+
+    static List<DatasetSpec> DatasetList(TrainingConfig c, Value v, string key)
+    {
+        if (v.Node is null) throw v.Invalid(key, "a YAML list of {path, type} entries (give it in the config file)");
+        var errors = new List<LoraBuildException>();
+        var notes = new List<string>();
+        var list = DatasetSpec.ParseList(v.Node, v.Source, key, errors, notes);
+        c.Notes.AddRange(notes);
+        if (errors.Count > 0) throw LoraBuildException.All(errors);
+        return list;
+    }
 
     /// <summary>Module names, or one regex (checked here, so a bad pattern is a located error rather than a crash later).</summary>
     static List<string> TargetList(Value v)
@@ -201,24 +291,11 @@ public sealed class TrainingConfig
     /// <summary>Axolotl's optimizer names onto ours; 8-bit optimizer states are kept in 32 bits (a note says so).</summary>
     static string OptimizerName(TrainingConfig c, Value v)
     {
-        var name = v.OneOf("optimizer", "adamw", "paged_adamw", "adamw_torch", "adamw_torch_fused", "adamw_hf", "paged_adamw_32bit", "paged_adamw_8bit", "adamw_bnb_8bit");
-        if (name is "paged_adamw_8bit" or "adamw_bnb_8bit")
-            c.Notes.Add($"{v.Source}({v.Line}): optimizer {name}: the optimizer states are kept in 32 bits (no 8-bit optimizer here).");
+        var name = v.OneOf("optimizer", "adamw", "paged_adamw", "adamw_torch", "adamw_torch_fused", "adamw_hf", "paged_adamw_32bit", "paged_adamw_8bit", "adamw_bnb_8bit",
+            "adamw_8bit", "adamw_torch_8bit", "adamw_torch_4bit");
+        if (name.EndsWith("8bit", StringComparison.Ordinal) || name.EndsWith("4bit", StringComparison.Ordinal))
+            c.AddNote(v, $"optimizer: {name}: the optimizer states are kept in 32 bits here (no 8-bit or 4-bit optimizer); the update is AdamW's, with less rounding.");
         return name.StartsWith("paged_", StringComparison.Ordinal) ? "paged_adamw" : "adamw";
-    }
-
-    /// <summary>Axolotl's datasets: [{path: file.jsonl, type: alpaca}]. One local JSONL file; its format is read from its lines.</summary>
-    static string DatasetEntry(Value v, string key)
-    {
-        if (v.Entries is not { Count: 1 } entries) throw v.Invalid(key, "a list with one {path, type} entry (one JSONL file)");
-        var entry = entries[0];
-        if (!entry.TryGetValue("path", out var path) || string.IsNullOrEmpty(path)) throw v.Invalid(key, "an entry with a path");
-        foreach (var field in entry.Keys.Where(k => k is not ("path" or "type" or "split" or "ds_type")))
-            throw v.Invalid(key, $"entries of path, type (a '{field}' field is not supported)");
-        if (entry.TryGetValue("ds_type", out var dsType) && dsType != "json") throw v.Invalid(key, "entries of ds_type json (JSONL)");
-        if (entry.TryGetValue("type", out var type) && type is not ("alpaca" or "completion" or "chat_template" or "input_output"))
-            throw v.Invalid(key, "entries of type alpaca, completion or chat_template (each line's fields decide its format)");
-        return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(v.Source)) ?? ".", path));
     }
 
     public static Key? FindKey(string name) =>
@@ -230,7 +307,34 @@ public sealed class TrainingConfig
         var key = FindKey(name) ?? throw new LoraBuildException(ErrorCodes.ConfigKeyUnknown,
             Suggest(name) is { } near ? $"Unknown key '{name}'. Did you mean '{near}'?" : $"Unknown key '{name}'. Known keys: {string.Join(", ", Keys.Select(k => k.Name))}.",
             value.Source, value.Line, column: value.Column);
+        // "key:" with no value is unset, as in Axolotl (wandb_project:, lora_model_dir:, special_tokens:); a later empty
+        // value (--set eval_dataset=) puts the key back to its default.
+        if (value.IsEmpty)
+        {
+            Unset(key, value);
+            return;
+        }
         key.Set(this, value);
+    }
+
+    void Unset(Key key, Value at)
+    {
+        switch (key.Name)
+        {
+            case "eval_dataset" or "test_datasets":
+                EvalDataset = null;
+                EvalDatasets = [];
+                return;
+            case "dataset" or "datasets":
+                Dataset = null;
+                Datasets = [];
+                return;
+            case "special_tokens":
+                SpecialTokenOverrides = new();
+                return;
+        }
+        if (key.Get(new TrainingConfig()) is { } fallback && Convert.ToString(fallback, CultureInfo.InvariantCulture) is { Length: > 0 } text)
+            key.Set(this, at with { Scalar = text });
     }
 
     /// <summary>Applies every setting and reports all unknown keys and bad values together.</summary>
@@ -277,7 +381,13 @@ public sealed class TrainingConfig
     {
         LoraBuildException Missing(string key) => new(ErrorCodes.ConfigValueInvalid, $"'{key}' is required.", source);
         if (string.IsNullOrEmpty(BaseModel)) throw Missing("base_model");
-        if (string.IsNullOrEmpty(Dataset)) throw Missing("dataset");
+        if (string.IsNullOrEmpty(Dataset) && Datasets.Count == 0) throw Missing("dataset");
+        if (BaseModelIsHubId)
+            throw new LoraBuildException(ErrorCodes.HubSourceUnsupported,
+                $"base_model '{BaseModel}' is a Hugging Face Hub model id; this build has no Hub client yet, so base_model must be a local model folder.", source);
+        if (WarmupRatio > 0 && WarmupSteps > 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "warmup_steps and warmup_ratio are mutually exclusive (as in Axolotl).", source);
+        if (SavesPerEpoch > 0 && SaveStepsGiven) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "save_steps and saves_per_epoch are mutually exclusive (as in Axolotl).", source);
+        if (EvalsPerEpoch > 0 && EvalSteps > 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "eval_steps and evals_per_epoch are mutually exclusive (as in Axolotl).", source);
         if (string.IsNullOrEmpty(OutputDir)) throw Missing("output_dir");
         if (Method == "full" && (Quantization != "none" || UseDora))
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full trains every weight; quantization and use_dora apply to LoRA only.", source);
@@ -291,8 +401,8 @@ public sealed class TrainingConfig
         R = R,
         LoraAlpha = LoraAlpha,
         LoraDropout = LoraDropout,
-        TargetModuleList = TargetModules is [var single] && (single == LoraConfig.AllLinear || IsRegex(single)) ? null : TargetModules,
-        TargetModuleRegex = TargetModules is [var one] && (one == LoraConfig.AllLinear || IsRegex(one)) ? one : null,
+        TargetModuleList = TargetLinear || TargetModules is [var single] && (single == LoraConfig.AllLinear || IsRegex(single)) ? null : TargetModules,
+        TargetModuleRegex = TargetLinear ? LoraConfig.AllLinear : TargetModules is [var one] && (one == LoraConfig.AllLinear || IsRegex(one)) ? one : null,
         UseRslora = UseRslora,
         UseDora = UseDora,
         RankPattern = RankPattern,

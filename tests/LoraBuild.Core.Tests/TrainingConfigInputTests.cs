@@ -128,9 +128,13 @@ public class TrainingConfigInputTests : IDisposable
     }
 
     [Theory]
-    [InlineData("datasets:\n  - path: a.jsonl\n  - path: b.jsonl\n", "a list with one {path, type} entry")]
-    [InlineData("datasets:\n  - path: a.jsonl\n    type: sharegpt\n", "entries of type alpaca, completion or chat_template")]
-    [InlineData("load_in_8bit: true\n", "8-bit base weights are not supported")]
+    [InlineData("datasets:\n  - path: a.jsonl\n    type: pygmalion\n", "type 'pygmalion' is not implemented here")]
+    [InlineData("datasets:\n  - path: a.jsonl\n    shards: 4\n", "dataset field 'shards' is not supported here")]
+    [InlineData("load_in_8bit: true\n", "LoRA over an 8-bit base (bitsandbytes LLM.int8) is not implemented")]
+    [InlineData("lora_model_dir: ./previous\n", "training an adapter on top of an existing one")]
+    [InlineData("fp16: true\n", "fp16 mixed precision")]
+    [InlineData("datasets:\n  - path: a.jsonl\n    type: chat_template\n    roles_to_train: [user, assistant]\n", "roles_to_train other than assistant")]
+    [InlineData("datasets:\n  - path: a.jsonl\n    type: chat_template\n    train_on_eos: all\n", "train_on_eos: all is not supported")]
     public void Axolotl_settings_we_cannot_honour_are_errors_not_silently_ignored(string yaml, string message) =>
         Assert.Contains(message, Fails(yaml).Message);
 

@@ -19,6 +19,8 @@ public class TrainingConfigTests : IDisposable
     [Fact]
     public void Keys_load_with_aliases_and_paths_relative_to_the_file()
     {
+        // models/base exists: an org/name path that is not a local folder would be a Hub model id.
+        Directory.CreateDirectory(Path.Combine(dir, "models", "base"));
         var path = Yaml("base_model: models/base\ndataset: data/train.jsonl\nrank: 16\nalpha: 32\nquantization: nf4\ntarget_modules: [q_proj, v_proj]\nrank_pattern:\n  down_proj: 4\nlr: 1e-4\n");
         var config = TrainingConfigLoader.Load(path);
         Assert.Equal(Path.Combine(dir, "models", "base"), config.BaseModel);

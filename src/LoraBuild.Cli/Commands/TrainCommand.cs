@@ -57,16 +57,7 @@ public static class TrainCommand
             Flag("seed", parse.GetValue(seed));
             Flag("method", parse.GetValue(method));
             Flag("device", parse.GetValue(device));
-            var (origin, originLine) = Origin(parse.GetValue(setOrigin));
-            var sets = new List<(string, TrainingConfig.Value)>();
-            foreach (var pair in parse.GetValue(set) ?? [])
-            {
-                var equals = pair.IndexOf('=');
-                if (equals <= 0) throw new Diagnostics.LoraBuildException(Diagnostics.ErrorCodes.BadArgument, $"--set expects key=value, got '{pair}'.", origin == "command line" ? null : origin, originLine);
-                var key = pair[..equals];
-                var text = pair[(equals + 1)..];
-                sets.Add((key, new TrainingConfig.Value(IsPath(key, text) ? Path.GetFullPath(text) : text, null, null, origin, originLine)));
-            }
+            var sets = SetValues(parse.GetValue(set) ?? [], parse.GetValue(setOrigin));
             // Every bad --set at once, located at the project line the SDK names.
             settings.ApplyAll(sets);
             // Unless the command line replaced it, a YAML base_model that names no folder may be a Hub id as written.
@@ -77,6 +68,22 @@ public static class TrainCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>--set key=value pairs as settings located at the project line the SDK names (or "command line").</summary>
+    internal static List<(string, TrainingConfig.Value)> SetValues(IEnumerable<string> pairs, string? setOrigin)
+    {
+        var (origin, originLine) = Origin(setOrigin);
+        var sets = new List<(string, TrainingConfig.Value)>();
+        foreach (var pair in pairs)
+        {
+            var equals = pair.IndexOf('=');
+            if (equals <= 0) throw new Diagnostics.LoraBuildException(Diagnostics.ErrorCodes.BadArgument, $"--set expects key=value, got '{pair}'.", origin == "command line" ? null : origin, originLine);
+            var key = pair[..equals];
+            var text = pair[(equals + 1)..];
+            sets.Add((key, new TrainingConfig.Value(IsPath(key, text) ? Path.GetFullPath(text) : text, null, null, origin, originLine)));
+        }
+        return sets;
     }
 
     /// <summary>"Adapters.csproj(12)" -> (file, 12); none -> "command line".</summary>

@@ -33,13 +33,34 @@ public sealed class ExampleEncoder
 
     public ChatTemplate Chat => chat;
 
+    /// <summary>Axolotl train_on_inputs: prompt tokens are learned too.</summary>
+    public bool TrainOnInputs { get; init; }
+
+    /// <summary>The end-of-sequence token learned after a completion (special_tokens: eos_token may choose it).</summary>
+    public int? EosTokenId { get; init; } = null;
+
+    int? Eos => EosTokenId ?? tokenizer.EosTokenId;
+
+    /// <summary>The settings that decide the tokens besides the data and the tokenizer files (part of the cache key).</summary>
+    public string Settings => $"{chat.Name}|{maxLength}|{TrainOnInputs}|{Eos}";
+
+    /// <summary><see cref="EncodeAll(IEnumerable{RawExample})"/> through the cache: a hit skips tokenisation.</summary>
+    public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report, bool Cached) EncodeAll(IReadOnlyList<RawExample> raw, TokenizationCache cache, string modelDirectory)
+    {
+        var key = cache.Key(raw, modelDirectory, Settings);
+        if (cache.TryLoad(key) is var (examples, report)) return (examples, report, true);
+        (examples, report) = EncodeAll(raw);
+        cache.Store(key, examples, report);
+        return (examples, report, false);
+    }
+
     public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report) EncodeAll(IEnumerable<RawExample> raw)
     {
         var result = new List<TokenizedExample>();
         int truncated = 0, longest = 0;
-        foreach (var example in raw)
+        foreach (var example in raw.SelectMany(Pieces))
         {
-            var encoded = Encode(example);
+            var encoded = example;
             longest = Math.Max(longest, encoded.Length);
             if (encoded.Length > maxLength)
             {
@@ -51,8 +72,25 @@ public sealed class ExampleEncoder
         return (result, new EncodingReport(result.Count, truncated, longest, result.Sum(e => (long)e.Length), result.Sum(e => (long)e.TrainableTokens)));
     }
 
+    /// <summary>An example's encoding, cut into sequence_len pieces when it is a completion text (as Axolotl cuts it).</summary>
+    IEnumerable<TokenizedExample> Pieces(RawExample example)
+    {
+        var encoded = Encode(example);
+        if (!example.SplitLongText || encoded.Length <= maxLength)
+        {
+            yield return encoded;
+            yield break;
+        }
+        for (var start = 0; start < encoded.Length; start += maxLength)
+        {
+            var end = Math.Min(encoded.Length, start + maxLength);
+            yield return encoded with { InputIds = encoded.InputIds[start..end], Labels = encoded.Labels[start..end] };
+        }
+    }
+
     public TokenizedExample Encode(RawExample example)
     {
+        if (example.Format == ExampleFormat.Segments) return EncodeSegments(example);
         if (example.Format == ExampleFormat.Chat) return EncodeChat(example, $"{example.File}:{example.Line}");
         var ids = new List<int>();
         var labels = new List<int>();
@@ -76,14 +114,30 @@ public sealed class ExampleEncoder
                 break;
             case ExampleFormat.PromptCompletion:
             case ExampleFormat.Alpaca:
-                Add(tokenizer.EncodePrompt(example.Prompt!), false);
+                Add(tokenizer.EncodePrompt(example.Prompt!), TrainOnInputs);
                 Add(tokenizer.Encode(example.Completion!), true);
                 break;
         }
         Add(tokenizer.SuffixSpecialIds, true);
         // The end-of-sequence token is learned so the model learns to stop (docs/training.md), once.
-        if (tokenizer.EosTokenId is { } eos && (ids.Count == 0 || ids[^1] != eos)) Add([eos], true);
-        return new TokenizedExample(ids.ToArray(), labels.ToArray(), $"{example.File}:{example.Line}");
+        if (Eos is { } eos && (ids.Count == 0 || ids[^1] != eos)) Add([eos], true);
+        return new TokenizedExample(ids.ToArray(), labels.ToArray(), Where(example));
+    }
+
+    static string Where(RawExample example) => example.Location?.ToString() ?? $"{example.File}:{example.Line}";
+
+    /// <summary>input_output: each segment tokenised on its own, no special tokens added, learned when labelled (input_output.py).</summary>
+    TokenizedExample EncodeSegments(RawExample example)
+    {
+        var ids = new List<int>();
+        var labels = new List<int>();
+        foreach (var segment in example.Segments!)
+            foreach (var t in tokenizer.Encode(segment.Text))
+            {
+                ids.Add(t);
+                labels.Add(segment.Label || TrainOnInputs ? t : TokenizedExample.Ignore);
+            }
+        return new TokenizedExample(ids.ToArray(), labels.ToArray(), Where(example));
     }
 
     /// <summary>

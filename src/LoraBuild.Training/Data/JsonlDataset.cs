@@ -4,7 +4,7 @@ using LoraBuild.Diagnostics;
 namespace LoraBuild.Training.Data;
 
 /// <summary>The shapes a JSONL line may take.</summary>
-public enum ExampleFormat { Text, PromptCompletion, Alpaca, Chat }
+public enum ExampleFormat { Text, PromptCompletion, Alpaca, Chat, Segments }
 
 /// <summary>One chat message; <see cref="Extra"/> holds its other JSON fields (reasoning_content, tool_calls, ...) for the template.</summary>
 public sealed record ChatMessage(string Role, string Content)
@@ -22,7 +22,26 @@ public sealed record ChatMessage(string Role, string Content)
 
 /// <summary>One parsed line: where it came from and its content, before templates and tokenisation.</summary>
 public sealed record RawExample(string File, int Line, ExampleFormat Format, string? Text = null, string? Prompt = null,
-    string? Completion = null, IReadOnlyList<ChatMessage>? Messages = null);
+    string? Completion = null, IReadOnlyList<ChatMessage>? Messages = null)
+{
+    /// <summary>input_output: text segments, each learned or not, tokenised without added special tokens.</summary>
+    public IReadOnlyList<TextSegment>? Segments { get; init; }
+    /// <summary>Where the row is, for messages (a Parquet row group and row where there is no line).</summary>
+    public RowLocation? Location { get; init; }
+    /// <summary>completion: a text longer than sequence_len becomes several examples (Axolotl cuts it), not one truncated.</summary>
+    public bool SplitLongText { get; init; }
+    /// <summary>The text the model sees, as Axolotl's prompter builds it (prompt and completion joined), for goldens and check.</summary>
+    public string PromptText => Format switch
+    {
+        ExampleFormat.Text => Text!,
+        ExampleFormat.Segments => string.Concat(Segments!.Select(s => s.Text)),
+        ExampleFormat.Chat => throw new InvalidOperationException("a chat example's text is its chat template's rendering"),
+        _ => Prompt + Completion,
+    };
+}
+
+/// <summary>One input_output segment.</summary>
+public sealed record TextSegment(string Text, bool Label);
 
 /// <summary>
 /// Reads a JSONL dataset: one JSON object a line, in one of four shapes — <c>{"text"}</c>, <c>{"prompt","completion"}</c>,
@@ -68,7 +87,7 @@ public static class JsonlDataset
     /// Lines decoded as strict UTF-8: a line with invalid bytes is an error naming it (null text), never text with U+FFFD
     /// in place of the bytes, which would be trained on silently.
     /// </summary>
-    static IEnumerable<(int Line, string? Text)> ReadLinesStrict(string path, List<LoraBuildException> errors)
+    internal static IEnumerable<(int Line, string? Text)> ReadLinesStrict(string path, List<LoraBuildException> errors)
     {
         var strict = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);

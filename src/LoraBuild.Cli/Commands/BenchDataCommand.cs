@@ -1,0 +1,34 @@
+using System.CommandLine;
+using LoraBuild.Tokenization;
+using LoraBuild.Training.Benchmarks;
+
+namespace LoraBuild.Cli.Commands;
+
+/// <summary>
+/// <c>lorabuild bench-data</c>: rows/s read and tokenised from the same alpaca rows as Parquet and as JSONL (a benchmark,
+/// not a test). Writes the two files into --folder (kept, so a second run measures without writing them again).
+/// </summary>
+public static class BenchDataCommand
+{
+    public static Command Create()
+    {
+        var rows = new Option<int>("--rows") { Description = "Rows in each file.", DefaultValueFactory = _ => 1_000_000 };
+        var folder = new Option<string>("--folder") { Description = "Where the Parquet and JSONL files are written.", Required = true };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "Tokenizer folder (tokenizer.json, tokenizer_config.json).", Required = true };
+        var command = new Command("bench-data", "Benchmark dataset reading and tokenisation: Parquet vs JSONL (rows/s).") { rows, folder, tokenizer };
+        command.SetAction(parse =>
+        {
+            var count = parse.GetValue(rows);
+            var dir = parse.GetValue(folder)!;
+            var parquet = Path.Combine(dir, $"alpaca-{count}.parquet");
+            var jsonl = Path.Combine(dir, $"alpaca-{count}.jsonl");
+            if (!File.Exists(parquet) || !File.Exists(jsonl)) (parquet, jsonl) = DataBenchmark.WriteFiles(dir, count);
+            var tok = HfTokenizer.Load(parse.GetValue(tokenizer)!);
+            // A first round warms the JIT and the tokenizer's word cache for both formats alike; the second is reported.
+            foreach (var file in new[] { parquet, jsonl }) DataBenchmark.Measure(file, tok, limit: 50_000);
+            foreach (var file in new[] { parquet, jsonl }) Console.WriteLine(DataBenchmark.Describe(DataBenchmark.Measure(file, tok)));
+            return 0;
+        });
+        return command;
+    }
+}

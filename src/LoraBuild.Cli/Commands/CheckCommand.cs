@@ -1,0 +1,38 @@
+using System.CommandLine;
+using LoraBuild.Diagnostics;
+using LoraBuild.Training;
+
+namespace LoraBuild.Cli.Commands;
+
+/// <summary>
+/// <c>lorabuild check --config FILE [--set key=value]</c>: validates a configuration (LoraBuild's or Axolotl's) without loading
+/// weights or downloading; prints the effective settings, each note, the datasets and what a run would fetch; exit 0 when a
+/// run would start, else every problem at once, each at its file, line and column.
+/// </summary>
+public static class CheckCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "Adapter YAML (LoraBuild keys or an Axolotl config).", Required = true };
+        var set = new Option<string[]>("--set") { Description = "Any key: --set key=value (repeatable), applied after the file." };
+        var setOrigin = new Option<string?>("--set-origin") { Description = "Where the --set values were written, as FILE(LINE)." };
+        var command = new Command("check", "Validate a training configuration and its datasets without loading weights or downloading.") { config, set, setOrigin };
+        command.SetAction(parse =>
+        {
+            var file = parse.GetValue(config)!;
+            var errors = new List<LoraBuildException>();
+            var settings = TrainingConfigLoader.Load(file, null, errors);
+            settings.ApplyAll(TrainCommand.SetValues(parse.GetValue(set) ?? [], parse.GetValue(setOrigin)), errors);
+            var report = ConfigCheck.Run(settings, errors, file);
+            Console.WriteLine($"{file}: effective settings");
+            foreach (var (key, value) in report.Settings) Console.WriteLine($"  {key}: {value}");
+            foreach (var dataset in report.Datasets) Console.WriteLine($"  {dataset}");
+            foreach (var note in report.Notes) Console.WriteLine(note);
+            foreach (var fetch in report.WouldFetch) Console.WriteLine($"would fetch: {fetch}");
+            foreach (var error in report.Errors) Console.Error.WriteLine(error.ToString());
+            Console.WriteLine(report.Ok ? "check: ok, a run would start" : $"check: {report.Errors.Count} problem(s)");
+            return report.Ok ? 0 : 1;
+        });
+        return command;
+    }
+}
