@@ -80,4 +80,13 @@ public static class ErrorCodes
     // Command line (0090-0099)
     public const string BadArgument = "LB0090";
     public const string InputFileInvalid = "LB0091";
+
+    // Serving: the generation engine, IChatClient and `lorabuild serve` (0310-0349)
+    public const string ServeEmptyPrompt = "LB0310";
+    public const string ServeBadSampling = "LB0311";
+    public const string ServeNoChatTemplate = "LB0312";
+    public const string ServeBadRequest = "LB0313";
+    public const string ServeUnknownModel = "LB0314";
+    public const string ServeTooManyTokens = "LB0315";
+    public const string ServeBadMessage = "LB0316";
 }

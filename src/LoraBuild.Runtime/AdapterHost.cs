@@ -3,6 +3,8 @@ using LoraBuild.Diagnostics;
 using LoraBuild.Generation;
 using LoraBuild.Models;
 using LoraBuild.Native;
+using LoraBuild.Runtime.Engine;
+using LoraBuild.Templating;
 using LoraBuild.Tokenization;
 using static TorchSharp.torch;
 
@@ -29,19 +31,30 @@ public sealed class AdapterHost : IDisposable
     readonly IReadOnlySet<int> stopIds;
     readonly HashSet<string> adapters = new(StringComparer.Ordinal);
     readonly object gate = new();
+    readonly Lazy<GenerationEngine> engine;
+    readonly Lazy<ChatPrompt> chatPrompt;
 
-    AdapterHost(CausalLM model, HfTokenizer tokenizer, IReadOnlySet<int> stopIds, string baseModelSha256)
+    AdapterHost(CausalLM model, HfTokenizer tokenizer, IReadOnlySet<int> stopIds, string baseModelSha256, string baseModelDirectory, EngineOptions? engineOptions)
     {
         this.model = model;
         this.tokenizer = tokenizer;
         this.stopIds = stopIds;
         BaseModelSha256 = baseModelSha256;
+        BaseModelDirectory = baseModelDirectory;
+        engine = new(() => new GenerationEngine(model, stopIds, adapters, engineOptions, gate));
+        chatPrompt = new(() => new ChatPrompt(ChatTemplateSource.Load(baseModelDirectory)));
     }
 
     public string BaseModelSha256 { get; }
+    public string BaseModelDirectory { get; }
     public IReadOnlyCollection<string> Adapters => adapters;
+    public HfTokenizer Tokenizer => tokenizer;
+    /// <summary>The continuous-batching engine every concurrent request goes through (started on first use).</summary>
+    public GenerationEngine Engine => engine.Value;
+    /// <summary>The model's chat template (tokenizer_config.json or chat_template.jinja).</summary>
+    public ChatPrompt ChatPrompt => chatPrompt.Value;
 
-    public static AdapterHost Load(string baseModelDirectory, IEnumerable<AdapterSource> sources, HostOptions? options = null)
+    public static AdapterHost Load(string baseModelDirectory, IEnumerable<AdapterSource> sources, HostOptions? options = null, EngineOptions? engineOptions = null)
     {
         options ??= new HostOptions();
         var (device, dtype) = DeviceSelection.Resolve(options.Device, null, "LB0302", $"Device \"{options.Device}\"");
@@ -79,7 +92,7 @@ public sealed class AdapterHost : IDisposable
         try
         {
             var tokenizer = HfTokenizer.Load(baseModelDirectory);
-            var host = new AdapterHost(model, tokenizer, StopTokens.Resolve(tokenizer, baseModelDirectory), baseSha);
+            var host = new AdapterHost(model, tokenizer, StopTokens.Resolve(tokenizer, baseModelDirectory), baseSha, baseModelDirectory, engineOptions);
             foreach (var source in list) host.adapters.Add(source.Name);
             model.eval();
             return host;
@@ -134,5 +147,22 @@ public sealed class AdapterHost : IDisposable
         }
     }
 
-    public void Dispose() => model.Dispose();
+    /// <summary>Streams a completion through the engine (batched with every other request), as text deltas.</summary>
+    /// <param name="promptIds">The prompt's ids, encoded as its kind requires: raw text with the tokenizer's special
+    /// tokens (<see cref="EncodeRaw"/>), a rendered chat template without (<see cref="EncodeChat"/>).</param>
+    public IAsyncEnumerable<CompletionUpdate> StreamCompletionAsync(string adapter, IReadOnlyList<int> promptIds, SamplingSettings settings,
+        IReadOnlyList<string>? stopSequences = null, CancellationToken cancellationToken = default) =>
+        TextCompletion.StreamAsync(Engine, tokenizer, adapter, promptIds, settings, stopSequences ?? [], cancellationToken);
+
+    /// <summary>Raw prompt text as transformers' <c>tokenizer(prompt)</c> encodes it: with the tokenizer's special tokens.</summary>
+    public IReadOnlyList<int> EncodeRaw(string prompt) => tokenizer.Encode(prompt, addSpecialTokens: true);
+
+    /// <summary>A rendered chat template already holds its special tokens as text: encoded with none added.</summary>
+    public IReadOnlyList<int> EncodeChat(string renderedPrompt) => tokenizer.Encode(renderedPrompt, addSpecialTokens: false);
+
+    public void Dispose()
+    {
+        if (engine.IsValueCreated) engine.Value.Dispose();
+        model.Dispose();
+    }
 }
