@@ -134,7 +134,13 @@ public sealed class AdapterHost : IDisposable
     }
 
     /// <summary>Generates a completion of <paramref name="prompt"/> with the named adapter (or <see cref="BaseOnly"/>).</summary>
-    public string Generate(string adapter, string prompt, GenerationOptions? options = null)
+    /// <remarks>One request at a time: concurrent callers wait for each other. Concurrent requests go through
+    /// <see cref="Engine"/> (or the chat client), which batches them.</remarks>
+    public string Generate(string adapter, string prompt, GenerationOptions? options = null) =>
+        tokenizer.Decode(GenerateIds(adapter, tokenizer.Encode(prompt), options));
+
+    /// <summary>Token ids continuing <paramref name="promptIds"/>, one request at a time (no batching).</summary>
+    public IReadOnlyList<int> GenerateIds(string adapter, IReadOnlyList<int> promptIds, GenerationOptions? options = null)
     {
         if (adapter != BaseOnly && !adapters.Contains(adapter))
             throw new LoraBuildException("LB0301", $"No adapter named '{adapter}' is loaded; loaded: {string.Join(", ", adapters.DefaultIfEmpty("none"))}.");
@@ -142,8 +148,7 @@ public sealed class AdapterHost : IDisposable
         {
             if (adapter == BaseOnly) LoraModel.SetActiveAdapters(model);
             else LoraModel.SetActiveAdapters(model, adapter);
-            var ids = TextGenerator.Generate(model, tokenizer.Encode(prompt), stopIds, options ?? new GenerationOptions());
-            return tokenizer.Decode(ids);
+            return TextGenerator.Generate(model, promptIds, stopIds, options ?? new GenerationOptions());
         }
     }
 
