@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         try
         {
             return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
