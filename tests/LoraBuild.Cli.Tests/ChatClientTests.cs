@@ -116,4 +116,17 @@ public class ChatClientTests(ChatModelFixture model) : IClassFixture<ChatModelFi
         Assert.Equal(model.Expected("dora", "di", 6), (await dora.GetResponseAsync(Ask("di"), new ChatOptions { MaxOutputTokens = 6 })).Text);
         Assert.Equal(model.Expected(AdapterHost.BaseOnly, "di", 6), (await baseClient.GetResponseAsync(Ask("di"), new ChatOptions { MaxOutputTokens = 6 })).Text);
     }
+
+    [Fact]
+    public void Generate_with_chat_renders_the_prompt_through_the_template()
+    {
+        var run = Worker.Run("generate", "--model", model.ModelDirectory, "--adapter", "lora=" + model.Adapters[0].Directory,
+            "--prompt", "hello there", "--chat", "--max-new-tokens", "10", "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.StdErr);
+        Assert.Contains("[lora] hello there" + model.Expected("lora", "hello there", 10) + "\n", run.StdOut);
+        // Without --chat the raw prompt is continued instead: another text.
+        var raw = Worker.Run("generate", "--model", model.ModelDirectory, "--adapter", "lora=" + model.Adapters[0].Directory,
+            "--prompt", "hello there", "--max-new-tokens", "10", "--device", "cpu");
+        Assert.DoesNotContain("[lora] hello there" + model.Expected("lora", "hello there", 10) + "\n", raw.StdOut);
+    }
 }
