@@ -85,8 +85,5 @@ public static class ErrorCodes
     public const string ServeEmptyPrompt = "LB0310";
     public const string ServeBadSampling = "LB0311";
     public const string ServeNoChatTemplate = "LB0312";
-    public const string ServeBadRequest = "LB0313";
-    public const string ServeUnknownModel = "LB0314";
-    public const string ServeTooManyTokens = "LB0315";
-    public const string ServeBadMessage = "LB0316";
+    public const string ServeBadMessage = "LB0313";
 }
