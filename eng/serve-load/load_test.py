@@ -104,11 +104,13 @@ def main():
         threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
 
         rng = random.Random(21)
-        warm = 200
+        warm = min(200, max(10, args.requests // 10))
+        print(f"server on port {port}; warm-up: {warm} requests", flush=True)
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(lambda i: one(port, i, random.Random(i)), range(warm)))
         time.sleep(1)
         rss_before = rss_kib(server.pid)
+        print(f"warm; resident {rss_before / 1024:.0f} MiB; {args.requests} requests from {args.clients} clients", flush=True)
         start = time.time()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(lambda i: one(port, i, random.Random(1000 + i)), range(args.requests)))

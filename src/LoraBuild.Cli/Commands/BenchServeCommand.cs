@@ -23,13 +23,15 @@ public static class BenchServeCommand
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 32 };
         var maxBatch = new Option<int>("--max-batch") { DefaultValueFactory = _ => 32 };
         var prefillChunk = new Option<int>("--prefill-chunk") { DefaultValueFactory = _ => 256 };
+        var threads = new Option<int>("--threads") { Description = "libtorch CPU threads (0: its default, one per core). On a machine shared with other work, 1 avoids waiting on descheduled threads." };
         var output = new Option<string?>("--out") { Description = "JSON file for the results." };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var command = new Command("bench-serve", "Benchmark serving: continuous batching across adapters vs one request at a time (tokens/s, time to first token).")
-            { model, adapters, rank, streams, promptTokens, newTokens, maxBatch, prefillChunk, output, device, dtype };
+            { model, adapters, rank, streams, promptTokens, newTokens, maxBatch, prefillChunk, output, threads, device, dtype };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(threads) > 0) TorchSharp.torch.set_num_threads(parse.GetValue(threads));
             var counts = parse.GetValue(streams)!.Split(',').Select(s => int.TryParse(s, out var n) && n > 0 ? n
                 : throw new LoraBuildException(ErrorCodes.BadArgument, $"--streams {parse.GetValue(streams)}: positive integers, comma-separated.")).ToList();
             if (parse.GetValue(adapters) < 1 || parse.GetValue(rank) < 1 || parse.GetValue(promptTokens) < 1 || parse.GetValue(newTokens) < 1)

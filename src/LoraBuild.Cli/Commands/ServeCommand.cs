@@ -31,11 +31,13 @@ public static class ServeCommand
         var maxConcurrent = new Option<int>("--max-concurrent") { Description = "Generation requests in flight at once; more get 429.", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body; larger gets 413.", DefaultValueFactory = _ => 1 << 20 };
         var shutdown = new Option<double>("--shutdown-timeout") { Description = "Seconds running requests get to finish at shutdown.", DefaultValueFactory = _ => 10 };
+        var threads = new Option<int>("--threads") { Description = "libtorch CPU threads (0: its default, one per core). On a machine shared with other work, 1 avoids waiting on descheduled threads." };
         var unverified = new Option<bool>("--accept-adapter-without-provenance") { Description = "Load adapters that have no lorabuild.json (nothing says which base they fit)." };
         var command = new Command("serve", "Serve the base model and adapters over an OpenAI-compatible HTTP API (chat and text completions, streaming, /metrics).")
-            { model, adapters, host, port, device, maxBatch, prefillChunk, maxTokens, maxPrompt, maxConcurrent, maxBody, shutdown, unverified };
+            { model, adapters, host, port, device, maxBatch, prefillChunk, maxTokens, maxPrompt, maxConcurrent, maxBody, shutdown, unverified, threads };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(threads) > 0) TorchSharp.torch.set_num_threads(parse.GetValue(threads));
             if (!IPAddress.TryParse(parse.GetValue(host), out var address))
                 throw new LoraBuildException(ErrorCodes.BadArgument, $"--host {parse.GetValue(host)}: not an IP address.");
             var limits = new ServeLimits(parse.GetValue(maxBody), parse.GetValue(maxTokens), Math.Min(256, parse.GetValue(maxTokens)), parse.GetValue(maxPrompt), parse.GetValue(maxConcurrent));
