@@ -81,6 +81,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="libtorch threads of the server (1 on a shared machine)")
     parser.add_argument("--lorabuild", default=os.path.join(ROOT, "src/LoraBuild.Cli/bin/Release/net10.0/lorabuild.dll"))
     args = parser.parse_args()
     fixture = os.path.join(ROOT, "tests/fixtures/hf/qwen3")
@@ -91,7 +92,7 @@ def main():
         f.write(CHATML)
     server = subprocess.Popen(["dotnet", args.lorabuild, "serve", "--model", model_dir, "--port", "0", "--device", "cpu",
                                "--adapter", "lora=" + os.path.join(fixture, "adapter-lora"), "--adapter", "dora=" + os.path.join(fixture, "adapter-dora"),
-                               "--accept-adapter-without-provenance", "--max-tokens", "256"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               "--accept-adapter-without-provenance", "--max-tokens", "256", "--threads", str(args.threads)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port = None
         for line in server.stdout:

@@ -31,12 +31,13 @@ public static class BenchServeCommand
             { model, adapters, rank, streams, promptTokens, newTokens, maxBatch, prefillChunk, output, threads, device, dtype };
         command.SetAction(parse =>
         {
-            if (parse.GetValue(threads) > 0) TorchSharp.torch.set_num_threads(parse.GetValue(threads));
             var counts = parse.GetValue(streams)!.Split(',').Select(s => int.TryParse(s, out var n) && n > 0 ? n
                 : throw new LoraBuildException(ErrorCodes.BadArgument, $"--streams {parse.GetValue(streams)}: positive integers, comma-separated.")).ToList();
             if (parse.GetValue(adapters) < 1 || parse.GetValue(rank) < 1 || parse.GetValue(promptTokens) < 1 || parse.GetValue(newTokens) < 1)
                 throw new LoraBuildException(ErrorCodes.BadArgument, "--adapters, --rank, --prompt-tokens and --new-tokens must be positive.");
             var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
+            // After Resolve: libtorch is loaded (with its start-up checks) by then.
+            if (parse.GetValue(threads) > 0) TorchSharp.torch.set_num_threads(parse.GetValue(threads));
             var rows = ServeBenchmark.Run(parse.GetValue(model)!, parse.GetValue(adapters), parse.GetValue(rank), counts, parse.GetValue(promptTokens),
                 parse.GetValue(newTokens), new EngineOptions(parse.GetValue(maxBatch), parse.GetValue(prefillChunk)), dev, type, Console.WriteLine);
             if (parse.GetValue(output) is { } file)

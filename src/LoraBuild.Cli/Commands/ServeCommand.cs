@@ -37,7 +37,6 @@ public static class ServeCommand
             { model, adapters, host, port, device, maxBatch, prefillChunk, maxTokens, maxPrompt, maxConcurrent, maxBody, shutdown, unverified, threads };
         command.SetAction(parse =>
         {
-            if (parse.GetValue(threads) > 0) TorchSharp.torch.set_num_threads(parse.GetValue(threads));
             if (!IPAddress.TryParse(parse.GetValue(host), out var address))
                 throw new LoraBuildException(ErrorCodes.BadArgument, $"--host {parse.GetValue(host)}: not an IP address.");
             var limits = new ServeLimits(parse.GetValue(maxBody), parse.GetValue(maxTokens), Math.Min(256, parse.GetValue(maxTokens)), parse.GetValue(maxPrompt), parse.GetValue(maxConcurrent));
@@ -49,6 +48,8 @@ public static class ServeCommand
             using var adapterHost = AdapterHost.Load(parse.GetValue(model)!, sources,
                 new LoraBuild.Runtime.HostOptions(parse.GetValue(device)!, AcceptAdapterWithoutProvenance: parse.GetValue(unverified)),
                 new EngineOptions(parse.GetValue(maxBatch), parse.GetValue(prefillChunk)));
+            // After loading: libtorch is loaded (with its start-up checks) by then.
+            if (parse.GetValue(threads) > 0) TorchSharp.torch.set_num_threads(parse.GetValue(threads));
             var server = new OpenAiServer(adapterHost, limits);
             var app = server.Build(address, parse.GetValue(port), TimeSpan.FromSeconds(parse.GetValue(shutdown)));
             app.StartAsync().GetAwaiter().GetResult();

@@ -85,7 +85,7 @@ public sealed class OpenAiServer(AdapterHost host, ServeLimits limits)
         {
             await Error(context, endpoint, e);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
         {
             // The client went away: its request was cancelled in the engine; there is no one to answer.
             counters.Responded(endpoint, 499);

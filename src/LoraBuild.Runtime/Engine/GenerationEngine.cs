@@ -57,10 +57,22 @@ public sealed class GenerationEngine : IDisposable
         var request = new GenerationRequest(adapter == AdapterHost.BaseOnly ? null : adapter, promptIds, settings, model.Config.NumHiddenLayers, cancellation);
         Metrics.For(adapter).Submitted();
         scheduler.Enqueue(request);
-        // Wake the loop on cancellation too, so an idle-waiting request leaves at once.
-        if (cancellation.CanBeCanceled) cancellation.Register(() => wake.Release());
-        wake.Release();
+        // Wake the loop on cancellation too, so a cancelled request leaves at once; the registration ends with the request.
+        if (cancellation.CanBeCanceled) request.OnCancel(cancellation.Register(Wake));
+        Wake();
         return request.Handle;
+    }
+
+    void Wake()
+    {
+        try
+        {
+            wake.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The engine has stopped; every request it held has ended.
+        }
     }
 
     void Run()

@@ -10,6 +10,7 @@ sealed class GenerationRequest : IDisposable
     readonly Channel<int> tokens = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     readonly TaskCompletionSource<GenerationResult> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     Generator? generator;
+    CancellationTokenRegistration cancelRegistration;
 
     public GenerationRequest(string? adapter, IReadOnlyList<int> prompt, SamplingSettings settings, int layers, CancellationToken cancellation)
     {
@@ -34,6 +35,8 @@ sealed class GenerationRequest : IDisposable
     /// <summary>The token the next decode step feeds (the last one sampled).</summary>
     public int NextInput { get; private set; }
     public bool IsFinished => completion.Task.IsCompleted;
+
+    public void OnCancel(CancellationTokenRegistration registration) => cancelRegistration = registration;
 
     public Generator SamplerGenerator(Device device) =>
         generator ??= new Generator((ulong)(Settings.Seed ?? Random.Shared.NextInt64()), device);
@@ -64,6 +67,7 @@ sealed class GenerationRequest : IDisposable
 
     public void Dispose()
     {
+        cancelRegistration.Dispose();
         Cache.Dispose();
         generator?.Dispose();
     }

@@ -20,6 +20,8 @@ static class TextCompletion
         var ids = new List<int>();
         var emitted = 0;
         var stoppedBySequence = false;
+        try
+        {
         await foreach (var id in handle.Tokens.ReadAllAsync(CancellationToken.None))
         {
             ids.Add(id);
@@ -48,6 +50,12 @@ static class TextCompletion
             if (text.Length > emitted) yield return new CompletionUpdate(text[emitted..]);
         }
         yield return new CompletionUpdate("", result);
+        }
+        finally
+        {
+            // A caller that stops reading early (an error, a disconnected client) must not leave the request decoding.
+            if (!handle.Completion.IsCompleted) stop.Cancel();
+        }
     }
 
     /// <summary>How much of <paramref name="text"/> may be shown, and whether a stop sequence was reached.</summary>
