@@ -128,6 +128,8 @@ public sealed class LoraLinear : nn.Module
             throw new ArgumentException($"Routing for {rows.RowCount} rows, input has {x.shape[0]}.", nameof(x));
         var baseWeight = BaseWeight(x.dtype);
         var result = F.linear(x, baseWeight, bias);
+        if (rows.WholeBatch is { } every && adapters.TryGetValue(every, out var whole))
+            result = whole.UseDora ? result + DoraDelta(x, result, baseWeight, whole) : AddLora(result, x, whole);
         foreach (var (name, index) in rows.Groups)
         {
             if (!adapters.TryGetValue(name, out var adapter)) continue;
