@@ -31,6 +31,8 @@ public static class Program
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(FetchCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(BenchServeCommand.Create());
         try
         {
             var parse = root.Parse(args);

@@ -119,4 +119,10 @@ public static class ErrorCodes
     public const string DatasetRowInvalid = "LB0503";
     /// <summary>A dataset file that is not one of the readable formats, or cannot be read as the format its name says.</summary>
     public const string DatasetFileUnreadable = "LB0504";
+
+    // Serving: the generation engine, IChatClient and `lorabuild serve` (0310-0349)
+    public const string ServeEmptyPrompt = "LB0310";
+    public const string ServeBadSampling = "LB0311";
+    public const string ServeNoChatTemplate = "LB0312";
+    public const string ServeBadMessage = "LB0313";
 }

@@ -3,6 +3,8 @@ using LoraBuild.Diagnostics;
 using LoraBuild.Generation;
 using LoraBuild.Models;
 using LoraBuild.Native;
+using LoraBuild.Runtime.Engine;
+using LoraBuild.Templating;
 using LoraBuild.Tokenization;
 using static TorchSharp.torch;
 
@@ -31,19 +33,28 @@ public sealed class AdapterHost : IDisposable
     readonly IReadOnlySet<int> stopIds;
     readonly HashSet<string> adapters = new(StringComparer.Ordinal);
     readonly object gate = new();
+    readonly Lazy<GenerationEngine> engine;
+    readonly Lazy<ChatPrompt> chatPrompt;
 
-    AdapterHost(CausalLM model, HfTokenizer tokenizer, IReadOnlySet<int> stopIds, string baseModelSha256)
+    AdapterHost(CausalLM model, HfTokenizer tokenizer, IReadOnlySet<int> stopIds, string baseModelSha256, string baseModelDirectory, EngineOptions? engineOptions)
     {
         this.model = model;
         this.tokenizer = tokenizer;
         this.stopIds = stopIds;
         BaseModelSha256 = baseModelSha256;
+        BaseModelDirectory = baseModelDirectory;
+        engine = new(() => new GenerationEngine(model, stopIds, adapters, engineOptions, gate));
+        chatPrompt = new(() => new ChatPrompt(ChatTemplateSource.Load(baseModelDirectory)));
     }
 
     public string BaseModelSha256 { get; }
-    /// <summary>The base model's tokenizer: <see cref="HfTokenizer.EncodePrompt"/> is how a raw prompt becomes ids here.</summary>
-    public HfTokenizer Tokenizer => tokenizer;
+    public string BaseModelDirectory { get; }
     public IReadOnlyCollection<string> Adapters => adapters;
+    public HfTokenizer Tokenizer => tokenizer;
+    /// <summary>The continuous-batching engine every concurrent request goes through (started on first use).</summary>
+    public GenerationEngine Engine => engine.Value;
+    /// <summary>The model's chat template (tokenizer_config.json or chat_template.jinja).</summary>
+    public ChatPrompt ChatPrompt => chatPrompt.Value;
 
     /// <summary>
     /// Loads the base the adapters were built on, found by the Hub id and commit their lorabuild.json records, in the HF
@@ -56,7 +67,7 @@ public sealed class AdapterHost : IDisposable
         return Load(HubBaseModel.Locate(list, options ?? new HostOptions()), list, options);
     }
 
-    public static AdapterHost Load(string baseModelDirectory, IEnumerable<AdapterSource> sources, HostOptions? options = null)
+    public static AdapterHost Load(string baseModelDirectory, IEnumerable<AdapterSource> sources, HostOptions? options = null, EngineOptions? engineOptions = null)
     {
         options ??= new HostOptions();
         var (device, dtype) = DeviceSelection.Resolve(options.Device, null, "LB0302", $"Device \"{options.Device}\"");
@@ -94,7 +105,7 @@ public sealed class AdapterHost : IDisposable
         try
         {
             var tokenizer = HfTokenizer.Load(baseModelDirectory);
-            var host = new AdapterHost(model, tokenizer, StopTokens.Resolve(tokenizer, baseModelDirectory), baseSha);
+            var host = new AdapterHost(model, tokenizer, StopTokens.Resolve(tokenizer, baseModelDirectory), baseSha, baseModelDirectory, engineOptions);
             foreach (var source in list) host.adapters.Add(source.Name);
             model.eval();
             return host;
@@ -136,7 +147,13 @@ public sealed class AdapterHost : IDisposable
     }
 
     /// <summary>Generates a completion of <paramref name="prompt"/> with the named adapter (or <see cref="BaseOnly"/>).</summary>
-    public string Generate(string adapter, string prompt, GenerationOptions? options = null)
+    /// <remarks>One request at a time: concurrent callers wait for each other. Concurrent requests go through
+    /// <see cref="Engine"/> (or the chat client), which batches them.</remarks>
+    public string Generate(string adapter, string prompt, GenerationOptions? options = null) =>
+        tokenizer.Decode(GenerateIds(adapter, EncodeRaw(prompt), options));
+
+    /// <summary>Token ids continuing <paramref name="promptIds"/>, one request at a time (no batching).</summary>
+    public IReadOnlyList<int> GenerateIds(string adapter, IReadOnlyList<int> promptIds, GenerationOptions? options = null)
     {
         if (adapter != BaseOnly && !adapters.Contains(adapter))
             throw new LoraBuildException("LB0301", $"No adapter named '{adapter}' is loaded; loaded: {string.Join(", ", adapters.DefaultIfEmpty("none"))}.");
@@ -144,10 +161,27 @@ public sealed class AdapterHost : IDisposable
         {
             if (adapter == BaseOnly) LoraModel.SetActiveAdapters(model);
             else LoraModel.SetActiveAdapters(model, adapter);
-            var ids = TextGenerator.Generate(model, tokenizer.EncodePrompt(prompt), stopIds, options ?? new GenerationOptions());
-            return tokenizer.Decode(ids);
+            return TextGenerator.Generate(model, promptIds, stopIds, options ?? new GenerationOptions());
         }
     }
 
-    public void Dispose() => model.Dispose();
+    /// <summary>Streams a completion through the engine (batched with every other request), as text deltas.</summary>
+    /// <param name="promptIds">The prompt's ids, encoded as its kind requires: raw text with the tokenizer's special
+    /// tokens (<see cref="EncodeRaw"/>), a rendered chat template without (<see cref="EncodeChat"/>).</param>
+    public IAsyncEnumerable<CompletionUpdate> StreamCompletionAsync(string adapter, IReadOnlyList<int> promptIds, SamplingSettings settings,
+        IReadOnlyList<string>? stopSequences = null, CancellationToken cancellationToken = default) =>
+        TextCompletion.StreamAsync(Engine, tokenizer, adapter, promptIds, settings, stopSequences ?? [], cancellationToken);
+
+    /// <summary>Raw prompt text as transformers' <c>tokenizer(prompt)</c> feeds it and training put it before a
+    /// completion: the tokenizer's leading special tokens, then the text (<see cref="HfTokenizer.EncodePrompt"/>).</summary>
+    public IReadOnlyList<int> EncodeRaw(string prompt) => tokenizer.EncodePrompt(prompt);
+
+    /// <summary>A rendered chat template already holds its special tokens as text: encoded with none added.</summary>
+    public IReadOnlyList<int> EncodeChat(string renderedPrompt) => tokenizer.Encode(renderedPrompt, addSpecialTokens: false);
+
+    public void Dispose()
+    {
+        if (engine.IsValueCreated) engine.Value.Dispose();
+        model.Dispose();
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.AI;
 using LoraBuild.Adapters;
 using LoraBuild.Diagnostics;
 using LoraBuild.Runtime;
@@ -31,6 +32,26 @@ public class RuntimeTests
         Assert.NotEqual(" four zero seven", host.Generate(AdapterHost.BaseOnly, "spell 4 0 7:", new(MaxNewTokens: 8)));
         Assert.Equal(" four zero seven", host.Generate("again", "spell 4 0 7:"));
         Assert.Equal("LB0301", Assert.Throws<LoraBuildException>(() => host.Generate("nope", "x")).Code);
+    }
+
+    /// <summary>What examples/HelloConsumer does: the IChatClient with raw prompts (the speller learned no chat template),
+    /// base and adapter requests batched together, gives what the one-request Generate gives.</summary>
+    [Fact]
+    public async Task The_chat_client_with_raw_prompts_spells_as_Generate_does_with_requests_batched()
+    {
+        using var host = AdapterHost.Load(Examples.Digits("base"), [new AdapterSource("speller", Trained.Value)]);
+        using Microsoft.Extensions.AI.IChatClient chat = new LoraBuild.Runtime.Chat.LoraBuildChatClient(host,
+            new() { PromptFormat = LoraBuild.Runtime.Chat.PromptFormat.Raw, DefaultModelId = "speller" });
+        string[] prompts = ["spell 4 0 7:", "spell 9 9 1 2:", "spell 3 1:"];
+        var spelled = prompts.Select(p => chat.GetResponseAsync(p, new Microsoft.Extensions.AI.ChatOptions { MaxOutputTokens = 64 })).ToList();
+        var based = prompts.Select(p => chat.GetResponseAsync(p, new Microsoft.Extensions.AI.ChatOptions { ModelId = AdapterHost.BaseOnly, MaxOutputTokens = 12 })).ToList();
+        Assert.Equal(" four zero seven", (await spelled[0]).Text);
+        Assert.Equal(" nine nine one two", (await spelled[1]).Text);
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            Assert.Equal(host.Generate("speller", prompts[i]), (await spelled[i]).Text);
+            Assert.Equal(host.Generate(AdapterHost.BaseOnly, prompts[i], new(MaxNewTokens: 12)), (await based[i]).Text);
+        }
     }
 
     [Fact]

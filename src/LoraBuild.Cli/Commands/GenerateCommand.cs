@@ -4,6 +4,8 @@ using LoraBuild.Adapters;
 using LoraBuild.Diagnostics;
 using LoraBuild.Generation;
 using LoraBuild.Models;
+using LoraBuild.Runtime;
+using LoraBuild.Templating;
 using LoraBuild.Tokenization;
 using LoraBuild.Training;
 
@@ -25,11 +27,12 @@ public static class GenerateCommand
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.0 };
         var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var chat = new Option<bool>("--chat") { Description = "Send each prompt as a user message through the model's chat template." };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var json = new Option<bool>("--json") { Description = "One JSON object per prompt: adapter, prompt, prompt_ids (what the model was given), output_ids, text." };
         var command = new Command("generate", "Generate text (KV cache; greedy, or temperature with top-p), stopping at end of sequence.")
-            { model, adapters, prompts, use, maxNewTokens, temperature, topP, seed, device, dtype, json };
+            { model, adapters, prompts, use, maxNewTokens, temperature, topP, seed, chat, device, dtype, json };
         command.SetAction(parse =>
         {
             var (dev, type) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
@@ -42,6 +45,7 @@ public static class GenerateCommand
             if (useList.Length > 1 && useList.Length != promptList.Length)
                 throw new LoraBuildException(ErrorCodes.BadArgument, $"--use was given {useList.Length} times for {promptList.Length} prompts; give it once or once per prompt.");
             var stopIds = StopTokens.Resolve(tokenizer, modelDir);
+            var chatPrompt = parse.GetValue(chat) ? new ChatPrompt(ChatTemplateSource.Load(modelDir)) : null;
             var options = new GenerationOptions(parse.GetValue(maxNewTokens), parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed));
             for (var i = 0; i < promptList.Length; i++)
             {
@@ -50,8 +54,9 @@ public static class GenerateCommand
                     throw new LoraBuildException(ErrorCodes.BadArgument, $"--use {adapterName}: no adapter of that name; loaded: {string.Join(", ", named.Select(n => n.Name).DefaultIfEmpty("none"))}.");
                 if (adapterName == "base") LoraModel.SetActiveAdapters(loaded);
                 else LoraModel.SetActiveAdapters(loaded, adapterName);
-                // A raw prompt gets the tokenizer's leading special tokens, as transformers' tokenizer(prompt) and training give it.
-                var promptIds = tokenizer.EncodePrompt(promptList[i]);
+                // A raw prompt gets the tokenizer's leading special tokens, as transformers' tokenizer(prompt) and training give
+                // it; a rendered template holds its special tokens as text: encoded with none added.
+                var promptIds = chatPrompt is null ? tokenizer.EncodePrompt(promptList[i]) : tokenizer.Encode(chatPrompt.Render([("user", promptList[i])]), addSpecialTokens: false);
                 var ids = TextGenerator.Generate(loaded, promptIds, stopIds, options);
                 if (parse.GetValue(json))
                     Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>

@@ -19,6 +19,7 @@ public sealed class LoraLinear : nn.Module
     Nf4Tensor? quantized;
     readonly Dictionary<string, LoraAdapterWeights> adapters = new(StringComparer.Ordinal);
     string[] active = Array.Empty<string>();
+    RowAdapterRouting? routing;
 
     public LoraLinear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device)
         : this(new Parameter(empty(outFeatures, inFeatures, dtype, device), requires_grad: false),
@@ -98,8 +99,13 @@ public sealed class LoraLinear : nn.Module
 
     public void SetActiveAdapters(IEnumerable<string> names) => active = names.Where(adapters.ContainsKey).ToArray();
 
+    /// <summary>Per-row adapters for the next forward passes (serving a batch of requests for different adapters); it
+    /// replaces the active set while it is set. Null returns to the active set.</summary>
+    public void SetRowRouting(RowAdapterRouting? rowRouting) => routing = rowRouting;
+
     public Tensor Forward(Tensor x)
     {
+        if (routing is not null) return RoutedForward(x, routing);
         using var scope = NewDisposeScope();
         // Training through an NF4 base: the 4-bit matmul keeps no dense weight for backward. DoRA needs the dense
         // weight for its norm anyway, so it takes the plain path.
@@ -111,6 +117,27 @@ public sealed class LoraLinear : nn.Module
         {
             var adapter = adapters[name];
             result = adapter.UseDora ? result.Plus(DoraDelta(x, result, baseWeight!, adapter)) : AddLora(result, x, adapter);
+        }
+        return scope.MoveToOuter(result);
+    }
+
+    /// <summary>Base output for every row, then each adapter's term added to its own rows only (inference: no dropout).</summary>
+    Tensor RoutedForward(Tensor x, RowAdapterRouting rows)
+    {
+        using var scope = NewDisposeScope();
+        if (x.shape[0] != rows.RowCount)
+            throw new ArgumentException($"Routing for {rows.RowCount} rows, input has {x.shape[0]}.", nameof(x));
+        var baseWeight = BaseWeight(x.dtype);
+        var result = F.linear(x, baseWeight, bias);
+        if (rows.WholeBatch is { } every && adapters.TryGetValue(every, out var whole))
+            result = whole.UseDora ? result.Plus(DoraDelta(x, result, baseWeight, whole)) : AddLora(result, x, whole);
+        foreach (var (name, index) in rows.Groups)
+        {
+            if (!adapters.TryGetValue(name, out var adapter)) continue;
+            var xs = x.index_select(0, index);
+            var rs = result.index_select(0, index);
+            var adapted = adapter.UseDora ? rs.Plus(DoraDelta(xs, rs, baseWeight, adapter)) : AddLora(rs, xs, adapter);
+            result = result.index_copy(0, index, adapted);
         }
         return scope.MoveToOuter(result);
     }

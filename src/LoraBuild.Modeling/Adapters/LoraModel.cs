@@ -69,6 +69,12 @@ public static class LoraModel
         foreach (var (_, layer) in model.LinearLayers()) layer.SetActiveAdapters(names);
     }
 
+    /// <summary>Per-row adapters on every layer for the coming forward passes; null returns to the active set.</summary>
+    public static void SetRowRouting(CausalLM model, RowAdapterRouting? routing)
+    {
+        foreach (var (_, layer) in model.LinearLayers()) layer.SetRowRouting(routing);
+    }
+
     public static IEnumerable<string> AdapterNames(CausalLM model) =>
         model.LinearLayers().SelectMany(l => l.Layer.Adapters.Keys).Distinct();
 

@@ -13,7 +13,8 @@ public sealed record GenerationOptions(int MaxNewTokens = 64, double Temperature
 /// </summary>
 public static class TextGenerator
 {
-    public static IReadOnlyList<int> Generate(CausalLM model, IReadOnlyList<int> prompt, IReadOnlySet<int> stopIds, GenerationOptions options)
+    /// <param name="onToken">Called with each token as it is chosen (time to first token, streaming).</param>
+    public static IReadOnlyList<int> Generate(CausalLM model, IReadOnlyList<int> prompt, IReadOnlySet<int> stopIds, GenerationOptions options, Action<int>? onToken = null)
     {
         var wasTraining = model.training;
         model.eval();
@@ -32,6 +33,7 @@ public static class TextGenerator
                 var next = options.Temperature > 0 ? Sample(logits, options, generator!) : (int)logits.argmax().item<long>();
                 if (stopIds.Contains(next)) break;
                 output.Add(next);
+                onToken?.Invoke(next);
                 input = tensor(new long[] { next }, [1, 1]).to(model.Device).MoveToOuterDisposeScope();
             }
             return output;

@@ -57,7 +57,7 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor signedSin, KeyValueCache? cache, long past, int layerIndex)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor signedSin, KeyValueCache? cache, long past, int layerIndex, RowCaches? rowCaches = null)
     {
         using var scope = NewDisposeScope();
         var (batch, length) = (hidden.shape[0], hidden.shape[1]);
@@ -85,6 +85,11 @@ public sealed class Attention : nn.Module
         q = RotaryEmbedding.Apply(q, cos, signedSin);
         k = RotaryEmbedding.Apply(k, cos, signedSin);
 
+        if (rowCaches is not null)
+        {
+            var attended = PerRowAttention(q, k, v, rowCaches, layerIndex).transpose(1, 2).reshape(batch, length, heads * headDim);
+            return scope.MoveToOuter(o_proj.Forward(attended));
+        }
         long firstKey = 0;
         if (cache is not null) (k, v, firstKey) = cache.Append(layerIndex, k, v, slidingWindow);
         k = RepeatKv(k);
@@ -93,6 +98,22 @@ public sealed class Attention : nn.Module
         var output = softcap is { } cap ? SoftCappedAttention(q, k, v, cap, past, firstKey) : FastAttention(q, k, v, past, firstKey);
         output = output.transpose(1, 2).reshape(batch, length, heads * headDim);
         return scope.MoveToOuter(o_proj.Forward(output));
+    }
+
+    /// <summary>Each row attends over its own cache (rows of a serving batch have different lengths), exactly as it
+    /// would alone; the projections around it run batched.</summary>
+    Tensor PerRowAttention(Tensor q, Tensor k, Tensor v, RowCaches rows, int layerIndex)
+    {
+        var outputs = new Tensor[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var (rowK, rowV, firstKey) = rows.Caches[i].Append(layerIndex, k.narrow(0, i, 1), v.narrow(0, i, 1), slidingWindow);
+            var qi = q.narrow(0, i, 1);
+            rowK = RepeatKv(rowK);
+            rowV = RepeatKv(rowV);
+            outputs[i] = softcap is { } cap ? SoftCappedAttention(qi, rowK, rowV, cap, rows.Past[i], firstKey) : FastAttention(qi, rowK, rowV, rows.Past[i], firstKey);
+        }
+        return outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
     }
 
     /// <summary>Queries at positions past.., keys at positions firstKey..past+length-1 (earlier ones dropped from a cache).</summary>

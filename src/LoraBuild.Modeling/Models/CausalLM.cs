@@ -72,6 +72,15 @@ public sealed class CausalLM : nn.Module
         return scope.MoveToOuter(SoftCap(lm_head.Forward(last)));
     }
 
+    /// <summary>Logits [batch, vocab] of the last position of each row, every row continuing its own cache (serving).</summary>
+    public Tensor ForwardLastRows(Tensor inputIds, RowCaches rowCaches)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.ForwardRows(inputIds, rowCaches);
+        var last = hidden.select(1, hidden.shape[1] - 1);
+        return scope.MoveToOuter(SoftCap(lm_head.Forward(last)));
+    }
+
     /// <summary>
     /// Training's loss from input ids: the summed token cross-entropy divided by <paramref name="divisor"/> (the step's
     /// predicted-token count makes it HF's mean). The decoder runs, then the head and cross-entropy fused over row

@@ -36,10 +36,10 @@ public sealed class DecoderLayer : nn.Module
 
     public int Index => index;
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor signedSin, KeyValueCache? cache, long past)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor signedSin, KeyValueCache? cache, long past, RowCaches? rowCaches = null)
     {
         using var scope = NewDisposeScope();
-        var attention = self_attn.Forward(input_layernorm.Forward(hidden), cos, signedSin, cache, past, index);
+        var attention = self_attn.Forward(input_layernorm.Forward(hidden), cos, signedSin, cache, past, index, rowCaches);
         if (pre_feedforward_layernorm is null)
         {
             var attended = hidden.Plus(attention);

@@ -38,24 +38,31 @@ public sealed class DecoderModel : nn.Module
     /// <summary>Gradient checkpointing: recompute each layer in backward instead of keeping its activations.</summary>
     public bool GradientCheckpointing { get; set; }
 
-    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null)
+    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null) => Forward(inputIds, cache, null);
+
+    /// <summary>A batch whose rows each continue their own cache (serving): row i starts at its cache's length.</summary>
+    public Tensor ForwardRows(Tensor inputIds, RowCaches rowCaches) => Forward(inputIds, null, rowCaches);
+
+    Tensor Forward(Tensor inputIds, KeyValueCache? cache, RowCaches? rowCaches)
     {
         using var scope = NewDisposeScope();
         var (batch, length) = (inputIds.shape[0], inputIds.shape[1]);
         var past = cache?.Length ?? 0;
-        var positions = OwnedScalars.Range(past, past + length, inputIds.device).unsqueeze(0).expand(batch, length);
+        var positions = rowCaches is null
+            ? OwnedScalars.Range(past, past + length, inputIds.device).unsqueeze(0).expand(batch, length)
+            : tensor(rowCaches.Past.ToArray(), ScalarType.Int64, inputIds.device).unsqueeze(1).Plus(OwnedScalars.Range(0, length, inputIds.device).unsqueeze(0));
         var hidden = embed_tokens.Forward(inputIds);
         // HF multiplies by the normaliser as a tensor of the model dtype: in bf16, sqrt(1152) = 33.94 becomes 34.0.
         if (embeddingScale is { } normaliser) hidden = hidden * tensor(normaliser, dtype, hidden.device);
         var (cos, signedSin) = rotary_emb.Forward(positions, dtype);
         var (localCos, localSignedSin) = rotary_emb_local is null ? (cos, signedSin) : rotary_emb_local.Forward(positions, dtype);
-        var checkpoint = GradientCheckpointing && training && cache is null && is_grad_enabled();
+        var checkpoint = GradientCheckpointing && training && cache is null && rowCaches is null && is_grad_enabled();
         // Re-entrant checkpointing needs a differentiable input, or the first layer would record nothing (HF does the same).
         if (checkpoint) hidden.requires_grad_(true);
         foreach (var layer in layers)
         {
             var (c, s) = usesLocalRope[layer.Index] ? (localCos, localSignedSin) : (cos, signedSin);
-            hidden = checkpoint ? CheckpointedLayer.Apply(layer, hidden, c, s) : layer.Forward(hidden, c, s, cache, past);
+            hidden = checkpoint ? CheckpointedLayer.Apply(layer, hidden, c, s) : layer.Forward(hidden, c, s, cache, past, rowCaches);
         }
         return scope.MoveToOuter(norm.Forward(hidden));
     }
