@@ -139,7 +139,7 @@ public class ConsumingTests
         Assert.DoesNotContain("LoraBuild.Tool", ids);
     }
 
-    static string GlobalPackagesFolder()
+    internal static string GlobalPackagesFolder()
     {
         var result = DotNet.Run(Path.GetTempPath(), new Dictionary<string, string?>(), "nuget", "locals", "global-packages", "--list");
         return result.Output.Split('\n').First(l => l.StartsWith("global-packages:", StringComparison.Ordinal))["global-packages:".Length..].Trim();

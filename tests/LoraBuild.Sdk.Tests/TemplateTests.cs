@@ -53,6 +53,123 @@ public class TemplateTests
         finally { Directory.Delete(root, true); }
     }
 
+    /// <summary>
+    /// As a new user would, outside the repository with a local feed: create an adapter project on the shipped tiny base
+    /// (--base-model), build it (real training, evaluation and gates), pack it, create the app for it and run it: the app
+    /// answers through IChatClient with the adapter, exactly as the worker generates with that adapter.
+    /// </summary>
+    [Fact]
+    public void The_templates_make_an_adapter_that_trains_and_packs_and_an_app_that_answers_with_it()
+    {
+        const string Prompt = "spell 4 0 7:";
+        var runtime = RuntimeFeed.Instance;
+        var root = NewTempFolder("lorabuild-template-tests");
+        // A package id of its own: the NuGet cache never holds a stale copy of it, and it is removed from there at the end.
+        var name = "Speller" + Guid.NewGuid().ToString("N")[..8];
+        var adapterName = name.ToLowerInvariant();
+        TemplatePackage? templates = null;
+        try
+        {
+            templates = new TemplatePackage(runtime.Version, runtime.Directory);
+            CopyDirectory(Path.Combine(templates.RepoRoot, "examples", "digits", "base"), Path.Combine(root, "models", "base"));
+            File.WriteAllText(Path.Combine(root, "NuGet.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <add key="local" value="{runtime.Directory}" />
+                  </packageSources>
+                </configuration>
+                """);
+            var environment = new Dictionary<string, string?>();
+
+            var adapter = templates.New(root, "lora-adapter", "-n", name, "--base-model", "../models/base");
+            Assert.True(adapter.ExitCode == 0, adapter.Output);
+            var adapterProject = Path.Combine(root, name);
+            // Real training: about a minute on 2 idle cores, far longer on a busy machine.
+            var build = DotNet.Run(TimeSpan.FromMinutes(45), adapterProject, environment, "build", "-c", "Release");
+            Assert.True(build.ExitCode == 0, build.Output);
+            var pack = DotNet.Run(adapterProject, environment, "pack", "-c", "Release", "--no-build", "-o", runtime.Directory);
+            Assert.True(pack.ExitCode == 0, pack.Output);
+            Assert.True(File.Exists(Path.Combine(runtime.Directory, $"{name}.1.0.0.nupkg")), pack.Output);
+
+            // The oracle: what the SDK's worker generates with that base and the trained adapter.
+            var worker = Path.Combine(ConsumingTests.GlobalPackagesFolder(), "lorabuild.sdk", runtime.Version, "tools", "worker", "lorabuild.dll");
+            var expected = DotNet.Run(root, environment, worker, "generate", "--model", Path.Combine(root, "models", "base"),
+                "--adapter", $"{adapterName}=" + Path.Combine(adapterProject, "bin", "lora", adapterName), "--prompt", Prompt, "--max-new-tokens", "32");
+            Assert.True(expected.ExitCode == 0, expected.Output);
+            var expectedLine = expected.Output.Split('\n').Single(l => l.StartsWith($"[{adapterName}] ", StringComparison.Ordinal)).TrimEnd();
+
+            var app = templates.New(root, "lora-app", "-n", "SpellerApp", "--adapter-package", name, "--base-model", Path.Combine(root, "models", "base"));
+            Assert.True(app.ExitCode == 0, app.Output);
+            var appProject = Path.Combine(root, "SpellerApp");
+            var appBuild = DotNet.Run(appProject, environment, "build", "-c", "Release");
+            Assert.True(appBuild.ExitCode == 0, appBuild.Output);
+            var run = DotNet.Run(appProject, environment, Path.Combine(appProject, "bin", "Release", "net10.0", "SpellerApp.dll"), Prompt);
+            Assert.True(run.ExitCode == 0, run.Output);
+            Assert.Contains(expectedLine, run.Output);
+            // The adapter learned the task (the template's gates require 90% exact match on data/eval.jsonl).
+            Assert.Contains($"[{adapterName}] spell 4 0 7: four zero seven", run.Output);
+
+            // --web: the ASP.NET Core app answers POST /chat through the same IChatClient.
+            var web = templates.New(root, "lora-app", "-n", "SpellerWeb", "--adapter-package", name, "--web", "--base-model", Path.Combine(root, "models", "base"));
+            Assert.True(web.ExitCode == 0, web.Output);
+            var webProject = Path.Combine(root, "SpellerWeb");
+            var webBuild = DotNet.Run(webProject, environment, "build", "-c", "Release");
+            Assert.True(webBuild.ExitCode == 0, webBuild.Output);
+            var reply = PostChat(Path.Combine(webProject, "bin", "Release", "net10.0", "SpellerWeb.dll"), Prompt);
+            Assert.Equal(adapterName, reply.GetProperty("adapter").GetString());
+            Assert.Equal(expectedLine, $"[{adapterName}] {Prompt}{reply.GetProperty("text").GetString()}".TrimEnd());
+        }
+        finally
+        {
+            if (templates is not null) Directory.Delete(templates.Home, true);
+            Directory.Delete(root, true);
+            foreach (var package in Directory.GetFiles(runtime.Directory, $"{name}.*.nupkg")) File.Delete(package);
+            var cached = Path.Combine(ConsumingTests.GlobalPackagesFolder(), adapterName);
+            if (Directory.Exists(cached)) Directory.Delete(cached, true);
+        }
+    }
+
+    /// <summary>Starts the web app on a free port, posts one prompt to /chat, stops it; returns the JSON reply.</summary>
+    static System.Text.Json.JsonElement PostChat(string appDll, string prompt)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { appDll, "--urls", "http://127.0.0.1:0" }) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var log = new StringBuilder();
+        process.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        process.BeginErrorReadLine();
+        try
+        {
+            // Kestrel prints the address it bound: "Now listening on: http://127.0.0.1:PORT".
+            string? address = null;
+            while (address is null && process.StandardOutput.ReadLine() is { } line)
+            {
+                lock (log) log.AppendLine(line);
+                var at = line.IndexOf("Now listening on: ", StringComparison.Ordinal);
+                if (at >= 0) address = line[(at + "Now listening on: ".Length)..].Trim();
+            }
+            Assert.True(address is not null, "the web app did not start:\n" + log);
+            _ = process.StandardOutput.ReadToEndAsync();
+            using var http = new HttpClient { BaseAddress = new Uri(address!), Timeout = TimeSpan.FromMinutes(5) };
+            using var response = http.PostAsync("/chat", new StringContent(System.Text.Json.JsonSerializer.Serialize(new { prompt }), Encoding.UTF8, "application/json")).GetAwaiter().GetResult();
+            var body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode} {body}\n{log}");
+            return System.Text.Json.JsonDocument.Parse(body).RootElement.Clone();
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(true);
+            process.WaitForExit();
+        }
+    }
+
+    static void CopyDirectory(string source, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+    }
+
     /// <summary>Every file of a generated folder, sorted, with its content (data files by line count and sha256).</summary>
     static string Describe(string folder)
     {
