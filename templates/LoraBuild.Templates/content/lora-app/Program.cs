@@ -30,6 +30,6 @@ var prompt = args.Length > 0 ? string.Join(' ', args) : "spell 4 0 7:";
 
 using var host = AdapterHost.Load(baseModel, AdapterHost.DiscoverAdapters());
 IChatClient chat = new AdapterChatClient(host);
-var response = await chat.GetResponseAsync(prompt, new ChatOptions { ModelId = Adapter, MaxOutputTokens = 32 });
+var response = await chat.GetResponseAsync(prompt, new ChatOptions { ModelId = Adapter });
 Console.WriteLine($"[{Adapter}] {prompt}{response.Text}");
 #endif
