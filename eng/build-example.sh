@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main job: pack the SDK and the runtime, build (train + gate) and pack the example adapter, then run the consumer app.
+# The README's main job: pack the SDK, the dotnet new templates and the runtime, build (train + gate) and pack the example adapter, then run the consumer app.
 # Works on a fresh clone with an empty NuGet cache. Everything the examples restore goes to artifacts/example-packages
 # (examples/NuGet.config), so replacing the freshly built SDK and adapter packages there never touches the user's
 # global NuGet cache or another clone.
@@ -9,8 +9,10 @@ cd "$root"
 feed="$root/artifacts/packages"
 example_packages="$root/artifacts/example-packages"
 
-echo "== pack LoraBuild.Sdk and LoraBuild.Runtime (with LoraBuild.Modeling and LoraBuild.Contracts)"
+echo "== pack LoraBuild.Sdk, LoraBuild.Templates and LoraBuild.Runtime (with LoraBuild.Modeling and LoraBuild.Contracts)"
 dotnet pack sdk/LoraBuild.Sdk -c Release -o "$feed"
+# The dotnet new templates (lora-adapter, lora-app): dotnet new install artifacts/packages/LoraBuild.Templates.1.0.0.nupkg
+dotnet pack templates/LoraBuild.Templates -c Release -o "$feed"
 for project in Contracts Modeling Runtime; do dotnet pack "src/LoraBuild.$project" -c Release -o "$feed"; done
 rm -rf "$example_packages"/{lorabuild.sdk,lorabuild.contracts,lorabuild.modeling,lorabuild.runtime,helloadapter}
 

@@ -40,18 +40,22 @@ public static class DotNet
 {
     public sealed record Result(int ExitCode, string Output, TimeSpan Elapsed);
 
-    public static Result Run(string directory, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static Result Run(string directory, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        Run(TimeSpan.FromMinutes(10), directory, environment, args);
+
+    /// <summary>As <see cref="Run(string, IReadOnlyDictionary{string, string?}, string[])"/>, for a command that may take longer than 10 minutes.</summary>
+    public static Result Run(TimeSpan timeout, string directory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var extra = args[0] is "build" or "pack" or "clean" or "restore" or "msbuild" or "publish"
             ? new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:n" } : [];
-        return Execute("dotnet", directory, environment, [.. args, .. extra]);
+        return Execute("dotnet", directory, environment, [.. args, .. extra], timeout);
     }
 
     /// <summary>Runs a program other than dotnet (an installed tool), from the temp folder.</summary>
     public static Result RunExecutable(string path, params string[] args) =>
-        Execute(path, Path.GetTempPath(), new Dictionary<string, string?>(), args);
+        Execute(path, Path.GetTempPath(), new Dictionary<string, string?>(), args, TimeSpan.FromMinutes(10));
 
-    static Result Execute(string fileName, string directory, IReadOnlyDictionary<string, string?> environment, string[] args)
+    static Result Execute(string fileName, string directory, IReadOnlyDictionary<string, string?> environment, string[] args, TimeSpan timeout)
     {
         var start = new ProcessStartInfo(fileName) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);
@@ -62,7 +66,7 @@ public static class DotNet
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(600_000)) { process.Kill(true); throw new TimeoutException("dotnet " + string.Join(' ', args)); }
+        if (!process.WaitForExit(timeout)) { process.Kill(true); throw new TimeoutException("dotnet " + string.Join(' ', args)); }
         return new Result(process.ExitCode, output.Result + error.Result, clock.Elapsed);
     }
 }
