@@ -6,6 +6,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# The repository's projects restore exactly what their committed packages.lock.json files pin (Directory.Build.props):
+# a fresh machine gets the versions CI tested, never what a feed happens to serve that day. Exported, so the
+# restores and packs the tests run inside inherit it.
+export LoraBuildLockedRestore=true
 feed="$root/artifacts/packages"
 example_packages="$root/artifacts/example-packages"
 

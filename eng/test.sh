@@ -3,6 +3,10 @@
 #   N passed, N failed, N skipped
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# The repository's projects restore exactly what their committed packages.lock.json files pin (Directory.Build.props):
+# a fresh machine gets the versions CI tested, never what a feed happens to serve that day. Exported, so the
+# restores and packs the tests run inside inherit it.
+export LoraBuildLockedRestore=true
 results="$root/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
