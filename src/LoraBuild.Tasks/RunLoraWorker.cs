@@ -1,3 +1,4 @@
+using LoraBuild.Events;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Build.Framework;
@@ -8,15 +9,11 @@ namespace LoraBuild.Tasks;
 
 /// <summary>
 /// Launches the lorabuild worker (a separate process: TorchSharp never loads into MSBuild) for one adapter.
-/// Progress lines become build messages; canonical "file(line): error LBxxxx: ..." lines become coded build errors.
+/// The worker reports through structured events (LoraBuild.Events, LORABUILD_EVENTS=1): a status event becomes the live
+/// line, a result event a printed line; canonical "file(line): error LBxxxx: ..." lines become coded build errors.
 /// </summary>
 public sealed class RunLoraWorker : ToolTask
 {
-    /// <summary>Transient lines: the live status in the terminal logger.</summary>
-    static readonly Regex Status = new(@"^(step \d+/\d+|exact match:|eval loss:|evaluating|merging|loading)", RegexOptions.Compiled);
-    /// <summary>Lines worth keeping: printed by every logger.</summary>
-    static readonly Regex Result = new(@"^(eval|base model eval|checkpoint:|resumed|resume:|done:|model:|train data|eval data|packing|merged)", RegexOptions.Compiled);
-
     [Required] public ITaskItem Adapter { get; set; } = null!;
     [Required] public string WorkerPath { get; set; } = "";
     /// <summary>train or merge.</summary>
@@ -77,6 +74,7 @@ public sealed class RunLoraWorker : ToolTask
         if (!string.IsNullOrEmpty(LibTorchDirectory)) environment.Add("LORABUILD_TORCH_LIB_DIR=" + LibTorchDirectory);
         // The worker exits when this build process dies (kill -9 included), instead of training on as an orphan.
         environment.Add(ParentWatch.Variable + "=" + Environment.ProcessId);
+        environment.Add(WorkerEventChannel.EnvironmentVariable + "=1");
         EnvironmentVariables = environment.ToArray();
         BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), Command == "merge" ? "merging" : "training", $"LoraAdapter '{Adapter.ItemSpec}': lorabuild {Command} ...");
         return base.Execute() && !Log.HasLoggedErrors;
@@ -119,14 +117,28 @@ public sealed class RunLoraWorker : ToolTask
 
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
-        if (Status.IsMatch(singleLine))
+        if (!WorkerEventChannel.TryParse(singleLine, out var e) || IsCanonicalDiagnostic(e.Message))
         {
-            var phase = Command == "merge" ? "merging" : singleLine.StartsWith("step ", StringComparison.Ordinal) ? "training" : "evaluating";
-            BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), phase, $"{Adapter.ItemSpec}: {singleLine}", $"{Adapter.ItemSpec}: {LiveText(singleLine)}");
+            // Plain output, and coded warnings carried in an event: MSBuild's canonical-format parsing applies.
+            base.LogEventsFromTextOutput(e?.Message ?? singleLine, messageImportance);
+            return;
         }
-        else if (Result.IsMatch(singleLine))
-            BuildProgress.Line(BuildEngine, nameof(RunLoraWorker), $"  {Adapter.ItemSpec}: {singleLine}");
+        if (e.Kind == WorkerEventKinds.Status)
+            BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), Label(e.Phase), $"{Adapter.ItemSpec}: {e.Message}", $"{Adapter.ItemSpec}: {LiveText(e.Message)}");
         else
-            base.LogEventsFromTextOutput(singleLine, messageImportance);
+            BuildProgress.Line(BuildEngine, nameof(RunLoraWorker), $"  {Adapter.ItemSpec}: {e.Message}");
     }
+
+    /// <summary>The terminal logger's label for a phase.</summary>
+    static string Label(string phase) => phase switch
+    {
+        WorkerPhases.Training => "training",
+        WorkerPhases.Evaluation => "evaluating",
+        WorkerPhases.Merge => "merging",
+        WorkerPhases.Download => "downloading",
+        WorkerPhases.Export => "exporting",
+        _ => "loading",
+    };
+
+    static bool IsCanonicalDiagnostic(string message) => message.Contains(": warning LB", StringComparison.Ordinal) || message.Contains(": error LB", StringComparison.Ordinal);
 }

@@ -1,3 +1,4 @@
+using LoraBuild.Events;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -60,15 +61,23 @@ public sealed class Trainer
     const string AdapterName = "default";
 
     readonly TrainingConfig config;
-    readonly Action<string> log;
+    readonly Action<WorkerEvent> events;
     readonly ILossChart chart;
 
-    public Trainer(TrainingConfig config, Action<string> log, ILossChart? chart = null)
+    /// <param name="events">Where the run says what it is doing: the worker passes WorkerEventWriter.Console.Write (the
+    /// tasks read the events; a terminal gets their text).</param>
+    public Trainer(TrainingConfig config, Action<WorkerEvent> events, ILossChart? chart = null)
     {
         this.config = config;
-        this.log = log;
+        this.events = events;
         this.chart = chart ?? new SvgLossChart();
     }
+
+    /// <summary>A line worth keeping (a result, a note, a coded warning).</summary>
+    void Result(string phase, string message) => events(new WorkerEvent { Phase = phase, Kind = WorkerEventKinds.Result, Message = message });
+
+    /// <summary>A transient state (what is being evaluated, how far): a live line.</summary>
+    void Status(string phase, string message) => events(new WorkerEvent { Phase = phase, Kind = WorkerEventKinds.Status, Message = message });
 
     /// <summary>A run's encoded data and what evaluation needs from the tokenizer.</summary>
     sealed record RunData(HfTokenizer Tokenizer, ChatTemplate Chat, IReadOnlyList<TokenizedExample> Train,
@@ -82,7 +91,7 @@ public sealed class Trainer
     public TrainingResult Run(bool resume, CancellationToken cancellation = default)
     {
         config.Validate("training configuration");
-        foreach (var note in config.Notes) log(note);
+        foreach (var note in config.Notes) Result(WorkerPhases.Note, note);
         var clock = Stopwatch.StartNew();
         var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
         if (Full && dtype != ScalarType.Float32)
@@ -103,7 +112,7 @@ public sealed class Trainer
         var trainable = PrepareModel(model, loraConfig);
         var trainableCount = trainable.Sum(p => p.numel());
         var totalCount = model.BaseParameterCount() + (Full ? 0 : trainableCount);
-        log($"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
+        Result(WorkerPhases.Loading, $"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
             $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
             $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
             $"{device.type.ToString().ToLowerInvariant()} {dtype}");
@@ -155,7 +164,7 @@ public sealed class Trainer
             output = Full ? ModelFolder : AdapterFolder,
         }, new JsonSerializerOptions { WriteIndented = true }));
         checkpoints.DeleteAll();
-        log(string.Create(CultureInfo.InvariantCulture, $"done: {steps.TotalSteps} steps in {steps.Seconds:0.0}s, final loss {steps.LastLoss:0.0000}, output {output}"));
+        Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture, $"done: {steps.TotalSteps} steps in {steps.Seconds:0.0}s, final loss {steps.LastLoss:0.0000}, output {output}"));
         return result;
     }
 
@@ -169,7 +178,7 @@ public sealed class Trainer
         IReadOnlyList<RawExample>? heldOut = null;
         if (config.ValSetSize > 0) (trainRaw, heldOut) = HoldOut(trainRaw);
         var (train, trainReport, cached) = encoder.EncodeAll(trainRaw, TokenizationCache.Default(), config.BaseModel!);
-        if (cached) log("train data: tokens from the tokenisation cache (same data, tokenizer and settings as an earlier run)");
+        if (cached) Result(WorkerPhases.Data, "train data: tokens from the tokenisation cache (same data, tokenizer and settings as an earlier run)");
         Report("train", trainReport);
         if (trainReport.TrainableTokens == 0)
             throw new LoraBuildException(ErrorCodes.NothingToLearn,
@@ -178,7 +187,7 @@ public sealed class Trainer
         if (config.SamplePacking)
         {
             train = ExampleEncoder.Pack(train, config.SequenceLen);
-            log($"packing: {trainReport.Examples} examples into {train.Count} sequences of up to {config.SequenceLen} tokens");
+            Result(WorkerPhases.Data, $"packing: {trainReport.Examples} examples into {train.Count} sequences of up to {config.SequenceLen} tokens");
         }
         IReadOnlyList<RawExample>? evalRaw = null;
         IReadOnlyList<TokenizedExample>? evalEncoded = null;
@@ -226,7 +235,7 @@ public sealed class Trainer
         var order = Enumerable.Range(0, all.Count).ToArray();
         new Random(config.Seed).Shuffle(order);
         var held = order.Take(count).ToHashSet();
-        log($"val_set_size: {count} of {all.Count} training examples held out for evaluation (seed {config.Seed})");
+        Result(WorkerPhases.Data, $"val_set_size: {count} of {all.Count} training examples held out for evaluation (seed {config.Seed})");
         return (all.Where((_, i) => !held.Contains(i)).ToList(), order.Take(count).Order().Select(i => all[i]).ToList());
     }
 
@@ -255,18 +264,18 @@ public sealed class Trainer
         var plan = new BatchPlan(data.Train.Count, config.MicroBatchSize, config.GradientAccumulationSteps, config.Seed);
         long totalSteps = config.MaxSteps > 0 ? config.MaxSteps : (long)Math.Ceiling(config.NumEpochs * plan.StepsPerEpoch);
         var cadence = StepCadence.Resolve(config, totalSteps);
-        if (cadence.Note is { } cadenceNote) log(cadenceNote);
+        if (cadence.Note is { } cadenceNote) Result(WorkerPhases.Note, cadenceNote);
         var curve = new List<LossPoint>();
         var evalCurve = new List<EvalPoint>();
         long startStep = 0;
         if (resume && checkpoints.Newest(fingerprint) is { } checkpoint)
         {
             startStep = checkpoints.Restore(checkpoint, trainable, optimizer, curve, evalCurve);
-            log($"resumed from {checkpoint} at step {startStep}/{totalSteps}");
+            Result(WorkerPhases.Training, $"resumed from {checkpoint} at step {startStep}/{totalSteps}");
         }
         else if (resume)
         {
-            log("resume: no checkpoint with a matching fingerprint; starting from step 0");
+            Result(WorkerPhases.Training, "resume: no checkpoint with a matching fingerprint; starting from step 0");
         }
 
         model.train();
@@ -305,8 +314,14 @@ public sealed class Trainer
             {
                 var elapsed = trainingTime.Elapsed.TotalSeconds;
                 var eta = TimeSpan.FromSeconds(elapsed / (done - startStep) * (totalSteps - done));
-                log(string.Create(CultureInfo.InvariantCulture,
-                    $"step {done}/{totalSteps} loss {loss:0.0000} lr {learningRate:0.00e+00} tokens/s {tokensPerSecond:0} epoch {plan.EpochAt(done):0.00} eta {eta:hh\\:mm\\:ss}"));
+                events(new WorkerEvent
+                {
+                    Phase = WorkerPhases.Training, Kind = WorkerEventKinds.Status,
+                    Message = string.Create(CultureInfo.InvariantCulture,
+                        $"step {done}/{totalSteps} loss {loss:0.0000} lr {learningRate:0.00e+00} tokens/s {tokensPerSecond:0} epoch {plan.EpochAt(done):0.00} eta {eta:hh\\:mm\\:ss}"),
+                    Current = done, Total = totalSteps, Unit = "steps", EtaSeconds = eta.TotalSeconds,
+                    Values = new Dictionary<string, double> { ["loss"] = loss, ["learning_rate"] = learningRate, ["tokens_per_second"] = tokensPerSecond, ["epoch"] = plan.EpochAt(done) },
+                });
                 window.Restart();
                 windowTokens = 0;
             }
@@ -314,13 +329,13 @@ public sealed class Trainer
             if (cadence.EvalSteps > 0 && done % cadence.EvalSteps == 0 && done < totalSteps && data.EvalEncoded is not null)
             {
                 var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
-                log(string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
+                Result(WorkerPhases.Evaluation, string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
                 evalCurve.Add(new EvalPoint(done, quick.EvalLoss));
             }
             if (cadence.SaveSteps > 0 && done % cadence.SaveSteps == 0 && done < totalSteps)
             {
                 var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve, evalCurve);
-                log($"checkpoint: {path}");
+                Result(WorkerPhases.Training, $"checkpoint: {path}");
             }
         }
         return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve);
@@ -353,13 +368,15 @@ public sealed class Trainer
         if (data.EvalEncoded is null) return (null, null);
         var cases = Evaluator.Cases(data.EvalRaw!, data.EvalEncoded, data.Tokenizer, config.SequenceLen);
         var what = $"{data.EvalEncoded.Count} examples (loss, token accuracy), {cases.Count} generations of up to {config.EvalMaxNewTokens} tokens (exact match)";
-        log($"evaluating the {(Full ? "model" : "adapter")}: {what}");
-        var eval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
+        Status(WorkerPhases.Evaluation, $"evaluating the {(Full ? "model" : "adapter")}: {what}");
+        var eval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens,
+            m => Status(WorkerPhases.Evaluation, m));
         LogEval("eval", eval);
         if (Full) return (eval, null);
         LoraModel.SetActiveAdapters(model);
-        log($"evaluating the base model: {what}");
-        var baseEval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens, log);
+        Status(WorkerPhases.Evaluation, $"evaluating the base model: {what}");
+        var baseEval = Evaluator.Evaluate(model, data.EvalEncoded, cases, data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens,
+            m => Status(WorkerPhases.Evaluation, m));
         LoraModel.SetActiveAdapters(model, AdapterName);
         LogEval("base model eval", baseEval);
         return (eval, baseEval);
@@ -382,15 +399,15 @@ public sealed class Trainer
 
     void Report(string name, EncodingReport report)
     {
-        log($"{name} data: {report.Examples} examples, {report.Tokens} tokens ({report.TrainableTokens} learned)");
+        Result(WorkerPhases.Data, $"{name} data: {report.Examples} examples, {report.Tokens} tokens ({report.TrainableTokens} learned)");
         if (report.Truncated > 0)
             // Canonical "file: warning CODE: text", so a build log shows it as a coded warning on the dataset.
-            log($"{(name == "train" ? config.Dataset : config.EvalDataset)}: warning LB0140: {report.Truncated} of {report.Examples} {name} examples are longer than " +
+            Result(WorkerPhases.Data, $"{(name == "train" ? config.Dataset : config.EvalDataset)}: warning LB0140: {report.Truncated} of {report.Examples} {name} examples are longer than " +
                 $"sequence_len={config.SequenceLen} (longest {report.LongestTokens} tokens) and were truncated");
     }
 
     void LogEval(string name, EvalMetrics m) =>
-        log(string.Create(CultureInfo.InvariantCulture,
+        Result(WorkerPhases.Evaluation, string.Create(CultureInfo.InvariantCulture,
                 $"{name}: loss {m.EvalLoss:0.0000} perplexity {m.Perplexity:0.00} token accuracy {m.TokenAccuracy:0.000}") +
             (m.ExactMatch is { } em ? string.Create(CultureInfo.InvariantCulture, $" exact match {em:0.000} ({m.ExactMatchExamples} examples)") : ""));
 

@@ -38,7 +38,7 @@ public class AxolotlTrainingTests : IDisposable
         if (chatml) sets.Add(("chat_template", Set("chatml")));
         settings.ApplyAll(sets);
         var log = new List<string>();
-        var result = new Trainer(settings, log.Add).Run(resume: false);
+        var result = new Trainer(settings, e => log.Add(e.Message)).Run(resume: false);
 
         Assert.Equal(2, result.Steps);
         Assert.True(double.IsFinite(result.FinalLoss));

@@ -24,23 +24,23 @@ switch (args.FirstOrDefault())
         {
             LoraBuild.Diagnostics.ParentWatch.StartFromEnvironment(Console.Error.WriteLine);
             File.WriteAllText(pidFile, Environment.ProcessId.ToString());
-            Console.WriteLine("step 1/1000000 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.00 eta 99:00:00");
+            LoraBuild.Events.WorkerEventWriter.Console.Status(LoraBuild.Events.WorkerPhases.Training, "step 1/1000000 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.00 eta 99:00:00");
             Thread.Sleep(Timeout.Infinite);
         }
         var adapter = Path.Combine(output, "adapter");
         Directory.CreateDirectory(adapter);
         // A delay per step lets a terminal-logger test see the live status line being drawn.
         var stepDelay = int.TryParse(Environment.GetEnvironmentVariable("FAKE_WORKER_STEP_DELAY_MS"), out var ms) ? ms : 0;
-        Console.WriteLine("step 1/2 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.50 eta 00:00:01");
+        LoraBuild.Events.WorkerEventWriter.Console.Status(LoraBuild.Events.WorkerPhases.Training, "step 1/2 loss 2.0000 lr 1.00e-04 tokens/s 100 epoch 0.50 eta 00:00:01");
         Thread.Sleep(stepDelay);
-        Console.WriteLine("step 2/2 loss 1.0000 lr 0.00e+00 tokens/s 100 epoch 1.00 eta 00:00:00");
+        LoraBuild.Events.WorkerEventWriter.Console.Status(LoraBuild.Events.WorkerPhases.Training, "step 2/2 loss 1.0000 lr 0.00e+00 tokens/s 100 epoch 1.00 eta 00:00:00");
         Thread.Sleep(stepDelay);
         if (settings.ContainsKey("eval_dataset"))
         {
-            Console.WriteLine("evaluating the adapter: 4 examples (loss, token accuracy), 4 generations of up to 64 tokens (exact match)");
+            LoraBuild.Events.WorkerEventWriter.Console.Status(LoraBuild.Events.WorkerPhases.Evaluation, "evaluating the adapter: 4 examples (loss, token accuracy), 4 generations of up to 64 tokens (exact match)");
             Thread.Sleep(stepDelay);
-            Console.WriteLine("exact match: 4/4 generated, 4 correct");
-            Console.WriteLine("eval: loss 0.5000 perplexity 1.65 token accuracy 0.900 exact match 0.950 (4 examples)");
+            LoraBuild.Events.WorkerEventWriter.Console.Status(LoraBuild.Events.WorkerPhases.Evaluation, "exact match: 4/4 generated, 4 correct");
+            LoraBuild.Events.WorkerEventWriter.Console.Result(LoraBuild.Events.WorkerPhases.Evaluation, "eval: loss 0.5000 perplexity 1.65 token accuracy 0.900 exact match 0.950 (4 examples)");
         }
         File.WriteAllText(Path.Combine(adapter, "adapter_config.json"), JsonSerializer.Serialize(new
         {
@@ -64,7 +64,7 @@ switch (args.FirstOrDefault())
         File.WriteAllText(Path.Combine(output, "loss_curve.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n");
         File.WriteAllBytes(Path.Combine(output, "loss_curve.png"), [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
         File.WriteAllText(Path.Combine(output, "run.json"), "{}");
-        Console.WriteLine($"done: 2 steps, output {output}");
+        LoraBuild.Events.WorkerEventWriter.Console.Result(LoraBuild.Events.WorkerPhases.Training, $"done: 2 steps, output {output}");
         return 0;
     }
     case "merge":

@@ -22,10 +22,11 @@ public static class MergeCommand
         {
             var modelDir = parse.GetValue(model)!;
             var adapterDir = parse.GetValue(adapter)!;
+            Events.WorkerEventWriter.Console.Status(Events.WorkerPhases.Merge, $"merging {adapterDir} into {modelDir}");
             using var loaded = AdapterLoader.Load(modelDir, [new AdapterSource("default", adapterDir)], originalBase: parse.GetValue(mergeBase) == "original");
             LoraModel.Merge(loaded, "default");
             ModelWriter.Save(loaded, modelDir, parse.GetValue(output)!);
-            Console.WriteLine($"merged {adapterDir} into {modelDir}: {parse.GetValue(output)}");
+            Events.WorkerEventWriter.Console.Result(Events.WorkerPhases.Merge, $"merged {adapterDir} into {modelDir}: {parse.GetValue(output)}");
             return 0;
         });
         return command;

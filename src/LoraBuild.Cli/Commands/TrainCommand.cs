@@ -64,7 +64,7 @@ public static class TrainCommand
             if (settings.BaseModel == yamlBaseModel && settings.BaseModel is { } fromYaml && !Directory.Exists(fromYaml) && settings.BaseModelAsWritten is { } written)
                 settings.BaseModel = written;
             ResolveHubBaseModel(settings);
-            new Trainer(settings, Console.WriteLine, new Charts.LossChart()).Run(parse.GetValue(resume));
+            new Trainer(settings, Events.WorkerEventWriter.Console.Write, new Charts.LossChart()).Run(parse.GetValue(resume));
             return 0;
         });
         return command;
