@@ -32,31 +32,8 @@ public class ConsumingTests
         Assert.True(expected.ExitCode == 0, expected.Output);
         var expectedLine = expected.Output.Split('\n').Single(l => l.StartsWith("[speller] ", StringComparison.Ordinal)).TrimEnd();
 
-        var app = Path.Combine(Path.GetTempPath(), "lorabuild-consumer-tests", Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(app);
+        var app = ConsumerApp.Create(runtime, "Contoso.Adapters");
         var packages = Path.Combine(app, ".packages");
-        File.WriteAllText(Path.Combine(app, "NuGet.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <config><add key="globalPackagesFolder" value="{packages}" /></config>
-              <packageSources>
-                <add key="local" value="{runtime.Directory}" />
-              </packageSources>
-            </configuration>
-            """);
-        File.WriteAllText(Path.Combine(app, "Consumer.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="LoraBuild.Runtime" Version="{runtime.Version}" />
-                <PackageReference Include="Contoso.Adapters" Version="2.1.0" />
-              </ItemGroup>
-            </Project>
-            """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using LoraBuild.Runtime;
             var adapters = AdapterHost.DiscoverAdapters();
