@@ -16,7 +16,8 @@ public sealed class HubBaseModelConfigTests : IDisposable
         var config = TrainingConfigLoader.Load(path);
 
         Assert.Equal("Qwen/Qwen3-0.6B", config.BaseModelAsWritten);
-        Assert.Equal(Path.Combine(dir, "Qwen", "Qwen3-0.6B"), config.BaseModel);
+        // No such folder beside the YAML: the id stays an id (the worker resolves it through the HF cache).
+        Assert.Equal("Qwen/Qwen3-0.6B", config.BaseModel);
         Assert.Equal("v1.0", config.RevisionOfModel);
         Assert.Equal(Path.Combine(dir, "data.jsonl"), config.Dataset);
         // The revision does not decide the weights (the commit does), so it is not part of the fingerprint.

@@ -85,8 +85,8 @@ public static class AxolotlKeys
             "resume_from_checkpoint");
         Refuse("training whole modules beside the adapter (embed_tokens, lm_head) is not supported here", "lora_modules_to_save");
         Refuse("early stopping on evaluation loss is not implemented here; set max_steps or num_epochs", "early_stopping_patience");
-        Refuse("a pinned model revision needs the Hub client, which this build does not have yet; point base_model at a local folder",
-            "revision_of_model", "base_model_config", "tokenizer_config");
+        Refuse("a config or tokenizer from another repository than base_model is not supported; the base model's own are used",
+            "base_model_config", "tokenizer_config");
         Refuse("grouping examples by length changes the batches; batches here keep the (shuffled) dataset order", "group_by_length");
         Refuse("this learning-rate schedule variant is not implemented (constant, linear, cosine and constant_with_warmup are)",
             "cosine_min_lr_ratio", "cosine_constant_lr_ratio", "lr_quadratic_warmup", "lr_div_factor", "lr_scheduler_kwargs",
