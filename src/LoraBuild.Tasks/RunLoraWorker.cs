@@ -13,13 +13,15 @@ namespace LoraBuild.Tasks;
 public sealed class RunLoraWorker : ToolTask
 {
     /// <summary>Transient lines: the live status in the terminal logger.</summary>
-    static readonly Regex Status = new(@"^(step \d+/\d+|exact match:|eval loss:|evaluating|merging|loading)", RegexOptions.Compiled);
+    static readonly Regex Status = new(@"^(step \d+/\d+|exact match:|eval loss:|evaluating|merging|loading|exporting)", RegexOptions.Compiled);
     /// <summary>Lines worth keeping: printed by every logger.</summary>
-    static readonly Regex Result = new(@"^(eval|base model eval|checkpoint:|resumed|resume:|done:|model:|train data|eval data|packing|merged)", RegexOptions.Compiled);
+    static readonly Regex Result = new(@"^(eval|base model eval|checkpoint:|resumed|resume:|done:|model:|train data|eval data|packing|merged|wrote)", RegexOptions.Compiled);
+    /// <summary>A coded error line of the worker: "origin: error LBxxxx: message".</summary>
+    static readonly Regex CodedError = new(@"^(?:(?<origin>.*?):? )?error (?<code>LB\d{4}): (?<message>.*)$", RegexOptions.Compiled);
 
     [Required] public ITaskItem Adapter { get; set; } = null!;
     [Required] public string WorkerPath { get; set; } = "";
-    /// <summary>train or merge.</summary>
+    /// <summary>train, merge, or export (the GGUF files and Modelfile of &lt;LoraAdapter Export="gguf"&gt;).</summary>
     [Required] public string Command { get; set; } = "train";
     public string Device { get; set; } = "auto";
     public string TorchBackend { get; set; } = "cpu";
@@ -47,6 +49,18 @@ public sealed class RunLoraWorker : ToolTask
             args.AppendSwitchIfNotNull("--model ", Path.GetFullPath(Adapter.GetMetadata("BaseModel")));
             args.AppendSwitchIfNotNull("--adapter ", Path.Combine(run, RunLayout.AdapterFolder));
             args.AppendSwitchIfNotNull("--out ", Path.Combine(Adapter.GetMetadata("WorkDirectory"), RunLayout.MergedFolder));
+            return args.ToString();
+        }
+        if (Command == "export")
+        {
+            // The GGUF export of Export="gguf" (docs/gguf.md): the adapter GGUF, or with ExportMerged the merged model GGUF, and the Modelfile.
+            args.AppendSwitch("export gguf");
+            args.AppendSwitchIfNotNull("--model ", Path.GetFullPath(Adapter.GetMetadata("BaseModel")));
+            args.AppendSwitchIfNotNull("--adapter ", Path.Combine(run, RunLayout.AdapterFolder));
+            if (string.Equals(Adapter.GetMetadata("ExportMerged"), "true", StringComparison.OrdinalIgnoreCase)) args.AppendSwitch("--merge");
+            args.AppendSwitchIfNotNull("--out ", Adapter.GetMetadata("GgufFile"));
+            if (Adapter.GetMetadata("ExportType") is { Length: > 0 } type) args.AppendSwitchIfNotNull("--outtype ", type.ToLowerInvariant());
+            args.AppendSwitchIfNotNull("--modelfile ", Adapter.GetMetadata("ModelfileFile"));
             return args.ToString();
         }
         args.AppendSwitch("train");
@@ -78,9 +92,11 @@ public sealed class RunLoraWorker : ToolTask
         // The worker exits when this build process dies (kill -9 included), instead of training on as an orphan.
         environment.Add(ParentWatch.Variable + "=" + Environment.ProcessId);
         EnvironmentVariables = environment.ToArray();
-        BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), Command == "merge" ? "merging" : "training", $"LoraAdapter '{Adapter.ItemSpec}': lorabuild {Command} ...");
+        BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), Phase, $"LoraAdapter '{Adapter.ItemSpec}': lorabuild {Command} ...");
         return base.Execute() && !Log.HasLoggedErrors;
     }
+
+    string Phase => Command switch { "merge" => "merging", "export" => "exporting", _ => "training" };
 
     /// <summary>
     /// A worker that ended without reporting a coded error was killed or crashed: say which, and that the next build
@@ -98,10 +114,15 @@ public sealed class RunLoraWorker : ToolTask
             > 128 and < 160 => $"was stopped by signal {ExitCode - 128}",
             _ => $"failed with exit code {ExitCode} without reporting an error",
         };
-        Log.LogError(null, Command == "merge" ? "LB0162" : "LB0161", null, null, 0, 0, 0, 0,
+        Log.LogError(null, Command switch { "merge" => "LB0162", "export" => ErrorCodes.GgufExportWorkerFailed, _ => "LB0161" }, null, null, 0, 0, 0, 0,
             "LoraAdapter '{0}': the lorabuild worker ({1}) {2}. Nothing was marked built; {3}",
             Adapter.ItemSpec, Command, what,
-            Command == "merge" ? "the next build merges again." : "the next build resumes from the last checkpoint in " + Adapter.GetMetadata("RunDirectory") + "checkpoints.");
+            Command switch
+            {
+                "merge" => "the next build merges again.",
+                "export" => "the next build exports again.",
+                _ => "the next build resumes from the last checkpoint in " + Adapter.GetMetadata("RunDirectory") + "checkpoints.",
+            });
         return false;
     }
 
@@ -119,9 +140,18 @@ public sealed class RunLoraWorker : ToolTask
 
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
+        // An export error is about the item's export settings (DoRA without ExportMerged, a family llama.cpp lacks): it is
+        // reported at the item's line in the project, with the worker's code and the file it named.
+        if (Command == "export" && !string.IsNullOrEmpty(ProjectFile) && CodedError.Match(singleLine) is { Success: true } error)
+        {
+            var origin = error.Groups["origin"].Value.Trim();
+            Log.LogError(null, error.Groups["code"].Value, null, ProjectFile, AdapterSettings.ItemLine(ProjectFile!, "LoraAdapter", Adapter.ItemSpec), 0, 0, 0,
+                "LoraAdapter '{0}': GGUF export: {1}{2}", Adapter.ItemSpec, error.Groups["message"].Value, origin.Length > 0 ? $" ({origin})" : "");
+            return;
+        }
         if (Status.IsMatch(singleLine))
         {
-            var phase = Command == "merge" ? "merging" : singleLine.StartsWith("step ", StringComparison.Ordinal) ? "training" : "evaluating";
+            var phase = Command != "train" ? Phase : singleLine.StartsWith("step ", StringComparison.Ordinal) ? "training" : "evaluating";
             BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), phase, $"{Adapter.ItemSpec}: {singleLine}", $"{Adapter.ItemSpec}: {LiveText(singleLine)}");
         }
         else if (Result.IsMatch(singleLine))
