@@ -145,8 +145,11 @@ public sealed class RunLoraWorker : ToolTask
         if (Command == "export" && !string.IsNullOrEmpty(ProjectFile) && CodedError.Match(singleLine) is { Success: true } error)
         {
             var origin = error.Groups["origin"].Value.Trim();
-            Log.LogError(null, error.Groups["code"].Value, null, ProjectFile, AdapterSettings.ItemLine(ProjectFile!, "LoraAdapter", Adapter.ItemSpec), 0, 0, 0,
-                "LoraAdapter '{0}': GGUF export: {1}{2}", Adapter.ItemSpec, error.Groups["message"].Value, origin.Length > 0 ? $" ({origin})" : "");
+            var code = error.Groups["code"].Value;
+            // The worker's remedy is a command-line option; in a project it is the item's metadata.
+            var remedy = code == ErrorCodes.GgufDoraAdapter ? " In the project: ExportMerged=\"true\"." : "";
+            Log.LogError(null, code, null, ProjectFile, AdapterSettings.ItemLine(ProjectFile!, "LoraAdapter", Adapter.ItemSpec), 0, 0, 0,
+                "LoraAdapter '{0}': GGUF export: {1}{2}{3}", Adapter.ItemSpec, error.Groups["message"].Value, origin.Length > 0 ? $" ({origin})" : "", remedy);
             return;
         }
         if (Status.IsMatch(singleLine))

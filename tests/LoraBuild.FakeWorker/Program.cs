@@ -82,7 +82,7 @@ switch (args.FirstOrDefault())
         var merge = args.Contains("--merge");
         if (!merge && File.ReadAllText(Path.Combine(adapter, "adapter_config.json")).Contains("\"use_dora\":true"))
         {
-            Console.Error.WriteLine($"{Path.Combine(adapter, "adapter_config.json")}: error LB0604: a DoRA adapter has no GGUF adapter form in llama.cpp; export it merged (--merge).");
+            Console.Error.WriteLine($"{Path.Combine(adapter, "adapter_config.json")}: error LB0604: a DoRA adapter has no GGUF adapter form (llama.cpp applies W + s·B·A only, not DoRA's magnitude); export it merged: add --merge.");
             return 1;
         }
         var output = Option("--out")!;
