@@ -37,6 +37,18 @@ public static class AdapterItemSettings
         new("Seed", "seed", Kind.Integer),
     ];
 
+    /// <summary>
+    /// GGUF export after the build (docs/gguf.md, "From the SDK"): here WorkerKey is the option of
+    /// <c>lorabuild export gguf</c> the metadata becomes, not a training key; none of these enters the adapter's
+    /// fingerprint (an export setting never retrains). ExportType's default, f16, is the worker's.
+    /// </summary>
+    public static readonly IReadOnlyList<Setting> Export =
+    [
+        new("Export", "export", Kind.Choice, "gguf"),
+        new("ExportMerged", "--merge", Kind.Boolean),
+        new("ExportType", "--outtype", Kind.Choice, "f32", "f16", "bf16", "q8_0"),
+    ];
+
     /// <summary>Item metadata that is not a training key: the YAML file, free-form settings, merge, and gate wiring.</summary>
     public static readonly IReadOnlyList<string> OtherMetadata = ["Config", "TrainingSettings", "Merge"];
 }

@@ -125,4 +125,10 @@ public static class ErrorCodes
     public const string ServeBadSampling = "LB0311";
     public const string ServeNoChatTemplate = "LB0312";
     public const string ServeBadMessage = "LB0313";
+
+    // GGUF export from the SDK: <LoraAdapter Export="gguf" /> and the Ollama Modelfile (0607-0629)
+    /// <summary>The worker's export ended without reporting a coded error (killed, crashed); nothing was marked exported.</summary>
+    public const string GgufExportWorkerFailed = "LB0607";
+    /// <summary>A Modelfile was asked for a model GGUF (base or merged) with a separate FROM: only an adapter applies on a base.</summary>
+    public const string ModelfileArguments = "LB0608";
 }

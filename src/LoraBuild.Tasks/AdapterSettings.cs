@@ -15,7 +15,7 @@ public static class AdapterSettings
     {
         var ok = true;
         var line = ItemLine(projectFile, "LoraAdapter", item.ItemSpec);
-        foreach (var setting in AdapterItemSettings.All)
+        foreach (var setting in AdapterItemSettings.All.Concat(AdapterItemSettings.Export))
         {
             var value = item.GetMetadata(setting.Metadata);
             if (string.IsNullOrEmpty(value)) continue;

@@ -14,9 +14,12 @@ namespace LoraBuild.Tasks;
 /// </summary>
 public sealed class RunLoraWorker : ToolTask
 {
+    /// <summary>A coded error line of the worker: "origin: error LBxxxx: message".</summary>
+    static readonly Regex CodedError = new(@"^(?:(?<origin>.*?):? )?error (?<code>LB\d{4}): (?<message>.*)$", RegexOptions.Compiled);
+
     [Required] public ITaskItem Adapter { get; set; } = null!;
     [Required] public string WorkerPath { get; set; } = "";
-    /// <summary>train or merge.</summary>
+    /// <summary>train, merge, or export (the GGUF files and Modelfile of &lt;LoraAdapter Export="gguf"&gt;).</summary>
     [Required] public string Command { get; set; } = "train";
     public string Device { get; set; } = "auto";
     public string TorchBackend { get; set; } = "cpu";
@@ -44,6 +47,18 @@ public sealed class RunLoraWorker : ToolTask
             args.AppendSwitchIfNotNull("--model ", Path.GetFullPath(Adapter.GetMetadata("BaseModel")));
             args.AppendSwitchIfNotNull("--adapter ", Path.Combine(run, RunLayout.AdapterFolder));
             args.AppendSwitchIfNotNull("--out ", Path.Combine(Adapter.GetMetadata("WorkDirectory"), RunLayout.MergedFolder));
+            return args.ToString();
+        }
+        if (Command == "export")
+        {
+            // The GGUF export of Export="gguf" (docs/gguf.md): the adapter GGUF, or with ExportMerged the merged model GGUF, and the Modelfile.
+            args.AppendSwitch("export gguf");
+            args.AppendSwitchIfNotNull("--model ", Path.GetFullPath(Adapter.GetMetadata("BaseModel")));
+            args.AppendSwitchIfNotNull("--adapter ", Path.Combine(run, RunLayout.AdapterFolder));
+            if (string.Equals(Adapter.GetMetadata("ExportMerged"), "true", StringComparison.OrdinalIgnoreCase)) args.AppendSwitch("--merge");
+            args.AppendSwitchIfNotNull("--out ", Adapter.GetMetadata("GgufFile"));
+            if (Adapter.GetMetadata("ExportType") is { Length: > 0 } type) args.AppendSwitchIfNotNull("--outtype ", type.ToLowerInvariant());
+            args.AppendSwitchIfNotNull("--modelfile ", Adapter.GetMetadata("ModelfileFile"));
             return args.ToString();
         }
         args.AppendSwitch("train");
@@ -76,9 +91,11 @@ public sealed class RunLoraWorker : ToolTask
         environment.Add(ParentWatch.Variable + "=" + Environment.ProcessId);
         environment.Add(WorkerEventChannel.EnvironmentVariable + "=1");
         EnvironmentVariables = environment.ToArray();
-        BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), Command == "merge" ? "merging" : "training", $"LoraAdapter '{Adapter.ItemSpec}': lorabuild {Command} ...");
+        BuildProgress.Status(BuildEngine, nameof(RunLoraWorker), Phase, $"LoraAdapter '{Adapter.ItemSpec}': lorabuild {Command} ...");
         return base.Execute() && !Log.HasLoggedErrors;
     }
+
+    string Phase => Command switch { "merge" => "merging", "export" => "exporting", _ => "training" };
 
     /// <summary>
     /// A worker that ended without reporting a coded error was killed or crashed: say which, and that the next build
@@ -96,10 +113,15 @@ public sealed class RunLoraWorker : ToolTask
             > 128 and < 160 => $"was stopped by signal {ExitCode - 128}",
             _ => $"failed with exit code {ExitCode} without reporting an error",
         };
-        Log.LogError(null, Command == "merge" ? "LB0162" : "LB0161", null, null, 0, 0, 0, 0,
+        Log.LogError(null, Command switch { "merge" => "LB0162", "export" => ErrorCodes.GgufExportWorkerFailed, _ => "LB0161" }, null, null, 0, 0, 0, 0,
             "LoraAdapter '{0}': the lorabuild worker ({1}) {2}. Nothing was marked built; {3}",
             Adapter.ItemSpec, Command, what,
-            Command == "merge" ? "the next build merges again." : "the next build resumes from the last checkpoint in " + Adapter.GetMetadata("RunDirectory") + "checkpoints.");
+            Command switch
+            {
+                "merge" => "the next build merges again.",
+                "export" => "the next build exports again.",
+                _ => "the next build resumes from the last checkpoint in " + Adapter.GetMetadata("RunDirectory") + "checkpoints.",
+            });
         return false;
     }
 
@@ -117,6 +139,18 @@ public sealed class RunLoraWorker : ToolTask
 
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
+        // An export error is about the item's export settings (DoRA without ExportMerged, a family llama.cpp lacks): it is
+        // reported at the item's line in the project, with the worker's code and the file it named.
+        if (Command == "export" && !string.IsNullOrEmpty(ProjectFile) && CodedError.Match(singleLine) is { Success: true } error)
+        {
+            var origin = error.Groups["origin"].Value.Trim();
+            var code = error.Groups["code"].Value;
+            // The worker's remedy is a command-line option; in a project it is the item's metadata.
+            var remedy = code == ErrorCodes.GgufDoraAdapter ? " In the project: ExportMerged=\"true\"." : "";
+            Log.LogError(null, code, null, ProjectFile, AdapterSettings.ItemLine(ProjectFile!, "LoraAdapter", Adapter.ItemSpec), 0, 0, 0,
+                "LoraAdapter '{0}': GGUF export: {1}{2}{3}", Adapter.ItemSpec, error.Groups["message"].Value, origin.Length > 0 ? $" ({origin})" : "", remedy);
+            return;
+        }
         if (!WorkerEventChannel.TryParse(singleLine, out var e) || IsCanonicalDiagnostic(e.Message))
         {
             // Plain output, and coded warnings carried in an event: MSBuild's canonical-format parsing applies.

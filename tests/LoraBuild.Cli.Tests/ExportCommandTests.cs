@@ -48,4 +48,49 @@ public class ExportCommandTests : IDisposable
         Assert.Contains("error LB0606", result.StdErr);
         Assert.Empty(Directory.GetFiles(dir));
     }
+
+    /// <summary>The Modelfile's directives (comments dropped); the stop token is the fixture's tokenizer_config.json eos_token.</summary>
+    static string[] Directives(string modelfile) => File.ReadAllLines(modelfile).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+
+    static string FixtureEos(string model)
+    {
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.Hf(model), "tokenizer_config.json")));
+        return config.RootElement.GetProperty("eos_token").GetString()!;
+    }
+
+    [Fact]
+    public void An_adapter_export_writes_an_ollama_modelfile_naming_base_adapter_and_stop_tokens()
+    {
+        var output = Path.Combine(dir, "adapter.gguf");
+        var modelfile = Path.Combine(dir, "Modelfile");
+        var result = Worker.Run("export", "gguf", "--model", TestPaths.Hf("qwen3"), "--adapter", TestPaths.Hf("qwen3", "adapter-lora"),
+            "--out", output, "--outtype", "f32", "--modelfile", modelfile);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.Equal("GGUF"u8.ToArray(), File.ReadAllBytes(output)[..4]);
+        Assert.Equal(["FROM ./base.gguf", "ADAPTER ./adapter.gguf", $"PARAMETER stop \"{FixtureEos("qwen3")}\""], Directives(modelfile));
+        var text = File.ReadAllText(modelfile);
+        // The placeholder says how to write the base GGUF; no TEMPLATE is guessed, and the file says why.
+        Assert.Contains($"lorabuild export gguf --model {Path.GetFullPath(TestPaths.Hf("qwen3"))} --out base.gguf", text);
+        Assert.Contains("# No TEMPLATE:", text);
+        Assert.Equal(["Modelfile", "adapter.gguf"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        // A given base: FROM names it; a merged export is its own FROM, with no ADAPTER.
+        Assert.Equal(0, Worker.Run("export", "gguf", "--model", TestPaths.Hf("qwen3"), "--adapter", TestPaths.Hf("qwen3", "adapter-lora"),
+            "--out", output, "--modelfile", modelfile, "--modelfile-from", "qwen3:0.6b").ExitCode);
+        Assert.Equal(["FROM qwen3:0.6b", "ADAPTER ./adapter.gguf"], Directives(modelfile)[..2]);
+        var merged = Path.Combine(dir, "gguf", "merged.gguf");
+        Assert.Equal(0, Worker.Run("export", "gguf", "--model", TestPaths.Hf("qwen3"), "--adapter", TestPaths.Hf("qwen3", "adapter-lora"), "--merge",
+            "--out", merged, "--modelfile", Path.Combine(dir, "gguf", "Modelfile")).ExitCode);
+        Assert.Equal(["FROM ./merged.gguf", $"PARAMETER stop \"{FixtureEos("qwen3")}\""], Directives(Path.Combine(dir, "gguf", "Modelfile")));
+    }
+
+    [Fact]
+    public void Modelfile_from_without_an_adapter_export_is_a_coded_error()
+    {
+        var result = Worker.Run("export", "gguf", "--model", TestPaths.Hf("qwen3"), "--out", Path.Combine(dir, "m.gguf"),
+            "--modelfile", Path.Combine(dir, "Modelfile"), "--modelfile-from", "x.gguf");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("error LB0608", result.StdErr);
+        Assert.Empty(Directory.GetFiles(dir));
+    }
 }

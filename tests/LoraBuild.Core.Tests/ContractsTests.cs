@@ -36,4 +36,15 @@ public class ContractsTests
         Assert.Equal(Property("LibTorchVersion"), PackageVersions.LibTorch);
         Assert.Equal(PackageVersions.TorchSharp, typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3));
     }
+
+    [Fact]
+    public void Export_settings_offer_what_export_gguf_accepts()
+    {
+        var outType = AdapterItemSettings.Export.Single(s => s.Metadata == "ExportType");
+        Assert.Equal(LoraBuild.Export.Gguf.GgufOutTypes.Names, outType.Choices);
+        // Export settings are not training keys: they must never reach train's --set (nor the fingerprint).
+        var keys = TrainingConfig.Keys.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(AdapterItemSettings.Export, s => keys.Contains(s.WorkerKey));
+        Assert.Empty(AdapterItemSettings.Export.Select(s => s.Metadata).Intersect(AdapterItemSettings.All.Select(s => s.Metadata)));
+    }
 }

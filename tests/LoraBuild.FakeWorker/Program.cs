@@ -75,6 +75,24 @@ switch (args.FirstOrDefault())
         File.WriteAllText(Path.Combine(output, "model.safetensors"), "");
         return 0;
     }
+    case "export" when args.ElementAtOrDefault(1) == "gguf":
+    {
+        // As the real worker: a DoRA adapter has no GGUF adapter form (LB0604) and writes nothing; else the GGUF, then the Modelfile.
+        var adapter = Option("--adapter")!;
+        var merge = args.Contains("--merge");
+        if (!merge && File.ReadAllText(Path.Combine(adapter, "adapter_config.json")).Contains("\"use_dora\":true"))
+        {
+            Console.Error.WriteLine($"{Path.Combine(adapter, "adapter_config.json")}: error LB0604: a DoRA adapter has no GGUF adapter form (llama.cpp applies W + s·B·A only, not DoRA's magnitude); export it merged: add --merge.");
+            return 1;
+        }
+        var output = Option("--out")!;
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        File.WriteAllBytes(output, [(byte)'G', (byte)'G', (byte)'U', (byte)'F', 3, 0, 0, 0, (byte)(merge ? 'M' : 'A')]);
+        Console.WriteLine($"wrote {output} (9 bytes) in 0.0 s");
+        if (Option("--modelfile") is { } modelfile)
+            File.WriteAllText(modelfile, merge ? $"FROM ./{Path.GetFileName(output)}\n" : $"FROM ./base.gguf\nADAPTER ./{Path.GetFileName(output)}\n");
+        return 0;
+    }
     default:
         Console.Error.WriteLine("fake worker: unknown command " + args.FirstOrDefault());
         return 2;

@@ -22,7 +22,9 @@ public static class ExportCommand
         var outType = new Option<string>("--outtype") { Description = "f32 | f16 | bf16 | q8_0: type of the matrices (norms stay f32).", DefaultValueFactory = _ => "f16" };
         outType.AcceptOnlyFromAmong([.. GgufOutTypes.Names]);
         var name = new Option<string?>("--name") { Description = "general.name of a model GGUF (default: the model folder's name)." };
-        var gguf = new Command("gguf", "Write a GGUF model (base or merged) or a GGUF LoRA adapter for llama.cpp.") { model, adapter, merge, output, outType, name };
+        var modelfile = new Option<string?>("--modelfile") { Description = "Also write an Ollama Modelfile here (FROM, ADAPTER, PARAMETER stop), after the GGUF." };
+        var modelfileFrom = new Option<string?>("--modelfile-from") { Description = $"The FROM of an adapter's Modelfile: the base model's GGUF path or Ollama name (default {OllamaModelfile.BasePlaceholder}, with a comment saying how to write it)." };
+        var gguf = new Command("gguf", "Write a GGUF model (base or merged) or a GGUF LoRA adapter for llama.cpp.") { model, adapter, merge, output, outType, name, modelfile, modelfileFrom };
         gguf.SetAction(parse =>
         {
             var modelDir = parse.GetValue(model)!;
@@ -31,6 +33,12 @@ public static class ExportCommand
             var type = GgufOutTypes.Parse(parse.GetValue(outType)!);
             if (parse.GetValue(merge) && adapterDir is null)
                 throw new LoraBuildException(ErrorCodes.GgufArguments, "--merge needs --adapter (the adapter to merge).");
+            var isAdapter = adapterDir is not null && !parse.GetValue(merge);
+            var modelfilePath = parse.GetValue(modelfile);
+            var from = parse.GetValue(modelfileFrom);
+            if (from is not null && (modelfilePath is null || !isAdapter))
+                throw new LoraBuildException(ErrorCodes.ModelfileArguments,
+                    "--modelfile-from names the base GGUF under an adapter; it needs --modelfile and an adapter export (a base or merged GGUF is itself the FROM).");
             var events = WorkerEventWriter.Console;
             var clock = Stopwatch.StartNew();
             var what = adapterDir is null ? "model" : parse.GetValue(merge) ? "merged model" : "LoRA adapter";
@@ -40,6 +48,14 @@ public static class ExportCommand
             else if (parse.GetValue(merge)) GgufModelExporter.Export(modelDir, adapterDir, outPath, type, progress, parse.GetValue(name));
             else GgufAdapterExporter.Export(modelDir, adapterDir, outPath, type, progress);
             events.Result("export", $"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes) in {clock.Elapsed.TotalSeconds:F1} s");
+            if (modelfilePath is not null)
+            {
+                // The GGUF exists before the Modelfile that names it: a Modelfile on disk never points at a missing export.
+                var written = OllamaModelfile.RelativePath(modelfilePath, outPath);
+                if (isAdapter) OllamaModelfile.Write(modelfilePath, modelDir, from ?? OllamaModelfile.BasePlaceholder, written, fromIsPlaceholder: from is null);
+                else OllamaModelfile.Write(modelfilePath, modelDir, written, null, fromIsPlaceholder: false);
+                events.Result("export", $"wrote {modelfilePath}");
+            }
             return 0;
         });
         return new Command("export", "Export models and adapters to other runtimes' formats.") { gguf };
