@@ -1,6 +1,8 @@
 using LoraBuild.Runtime;
 using LoraBuild.Runtime.Chat;
 using Microsoft.Extensions.AI;
+// ASP.NET Core has a HostOptions of its own.
+using HostOptions = LoraBuild.Runtime.HostOptions;
 
 // The base model folder, for an adapter built on a local base. Empty: the Hub base the adapter package records (id and
 // commit), from the Hugging Face cache, downloaded there on first use. Another base than the adapter's is refused.
