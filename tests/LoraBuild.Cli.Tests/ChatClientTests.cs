@@ -118,6 +118,19 @@ public class ChatClientTests(ChatModelFixture model) : IClassFixture<ChatModelFi
     }
 
     [Fact]
+    public async Task DI_without_a_base_folder_loads_the_Hub_base_the_adapters_record()
+    {
+        // No folder: the host is loaded from the Hub id and commit the adapters' lorabuild.json records (the lora-app
+        // template's default). These adapters record none, so the first client resolved says so instead of loading.
+        var services = new ServiceCollection();
+        services.AddLoraBuildChatClient(null, model.Adapters, hostOptions: ChatModelFixture.Options);
+        await using var provider = services.BuildServiceProvider();
+        var e = Assert.Throws<LoraBuild.Diagnostics.LoraBuildException>(() => provider.GetRequiredService<IChatClient>());
+        Assert.Equal(LoraBuild.Diagnostics.ErrorCodes.HubIdInvalid, e.Code);
+        Assert.Contains("'lora', 'dora'", e.Message);
+    }
+
+    [Fact]
     public void Generate_with_chat_renders_the_prompt_through_the_template()
     {
         var run = Worker.Run("generate", "--model", model.ModelDirectory, "--adapter", "lora=" + model.Adapters[0].Directory,
