@@ -28,7 +28,7 @@ public static class OutputLock
             return null;
         }
         owner = string.Create(CultureInfo.InvariantCulture,
-            $"{holder}, pid {Environment.ProcessId} on {Environment.MachineName}, started {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss}Z");
+            $"pid {Environment.ProcessId} on {Environment.MachineName}, started {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss}Z: {holder}");
         try
         {
             File.WriteAllText(Path.Combine(folder, OwnerFile), owner);
