@@ -8,7 +8,7 @@ public static class Program
 {
     /// <summary>Commands that never touch TorchSharp: they run without a libtorch. Every other command starts the native
     /// runtime here, before its action, so no command has to remember to (TorchSharp's own loader fails on Linux).</summary>
-    static readonly HashSet<string> TorchFreeCommands = new(StringComparer.Ordinal) { "inspect", "bench-tokenizers" };
+    static readonly HashSet<string> TorchFreeCommands = new(StringComparer.Ordinal) { "inspect", "bench-tokenizers", "check", "fetch", "bench-data" };
 
     /// <summary>Set to 1 to see the stack trace of an unexpected failure (a bug report's detail).</summary>
     const string DebugVariable = "LORABUILD_DEBUG";
@@ -17,6 +17,8 @@ public static class Program
     {
         ParentWatch.StartFromEnvironment(Console.Error.WriteLine);
         GcTorture.StartFromEnvironment(Console.Error.WriteLine);
+        // Which libtorch was loaded is information, not a problem: an event (stdout), so stderr carries only diagnostics.
+        Native.TorchRuntime.Log = message => Events.WorkerEventWriter.Console.Result(Events.WorkerPhases.Loading, message);
         var root = new RootCommand("lorabuild: fine-tune, evaluate and run LoRA adapters on Hugging Face models (the LoraBuild worker).");
         root.Subcommands.Add(LogitsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());

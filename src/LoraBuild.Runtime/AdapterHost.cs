@@ -84,7 +84,17 @@ public sealed class AdapterHost : IDisposable
         {
             // Hash the weight files in full (no cache) on another thread while they load: the check costs one overlapped read.
             var hashing = Task.Run(() => ModelHash.Sha256(baseModelDirectory, trustCache: false));
-            model = AdapterLoader.Load(baseModelDirectory, list, dtype, device);
+            try
+            {
+                model = AdapterLoader.Load(baseModelDirectory, list, dtype, device);
+            }
+            catch (LoraBuildException)
+            {
+                // A base rewritten in place can also fail to load (garbage weights); the mismatch is the error that explains it.
+                var rewritten = hashing.GetAwaiter().GetResult();
+                foreach (var (source, manifest) in manifests) CheckBase(source, manifest, rewritten, options);
+                throw;
+            }
             try
             {
                 baseSha = hashing.GetAwaiter().GetResult();
