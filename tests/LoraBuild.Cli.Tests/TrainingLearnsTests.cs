@@ -18,11 +18,9 @@ public class TrainingLearnsTests
     public void Method_learns_the_task(string method)
     {
         var output = Path.Combine(TestPaths.TempDirectory(), method);
-        var clock = Stopwatch.StartNew();
         var (result, _) = Examples.Train($"spell-{method}.yaml", output, "save_steps=0");
-        clock.Stop();
         Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
-        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), $"{method} took {clock.Elapsed}");
+        // How long it took is a benchmark's business (lorabuild bench), not a unit test's: a loaded machine is slower.
 
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
         var eval = metrics.RootElement.GetProperty("eval");
