@@ -17,8 +17,8 @@ echo "== pack LoraBuild.Sdk, LoraBuild.Templates and LoraBuild.Runtime (with Lor
 dotnet pack sdk/LoraBuild.Sdk -c Release -o "$feed"
 # The dotnet new templates (lora-adapter, lora-app): dotnet new install artifacts/packages/LoraBuild.Templates.1.0.0.nupkg
 dotnet pack templates/LoraBuild.Templates -c Release -o "$feed"
-for project in Contracts Modeling Runtime; do dotnet pack "src/LoraBuild.$project" -c Release -o "$feed"; done
-rm -rf "$example_packages"/{lorabuild.sdk,lorabuild.contracts,lorabuild.modeling,lorabuild.runtime,helloadapter}
+for project in Contracts Hub Modeling Runtime; do dotnet pack "src/LoraBuild.$project" -c Release -o "$feed"; done
+rm -rf "$example_packages"/{lorabuild.sdk,lorabuild.contracts,lorabuild.hub,lorabuild.modeling,lorabuild.runtime,helloadapter}
 
 echo "== build examples/HelloAdapter (train, evaluate, gate)"
 dotnet build examples/HelloAdapter -c Release
