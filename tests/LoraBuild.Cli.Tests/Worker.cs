@@ -19,7 +19,7 @@ public static class Worker
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(300_000)) { process.Kill(true); throw new TimeoutException("lorabuild " + string.Join(' ', args)); }
+        if (!process.WaitForExit(900_000)) { process.Kill(true); throw new TimeoutException("lorabuild " + string.Join(' ', args)); }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 }
