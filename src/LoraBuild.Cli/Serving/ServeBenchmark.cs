@@ -8,7 +8,10 @@ using static TorchSharp.torch;
 namespace LoraBuild.Cli.Serving;
 
 /// <summary>One measured configuration: how many concurrent streams, and what they got.</summary>
-public sealed record ServeBenchRow(string Mode, int Streams, int Tokens, double Seconds, double TokensPerSecond, double TimeToFirstTokenP50, double TimeToFirstTokenP95);
+/// <remarks>CpuSeconds is the process's CPU time over the run: with one libtorch thread it is the work done, which a machine
+/// shared with other jobs inflates far less than the wall time.</remarks>
+public sealed record ServeBenchRow(string Mode, int Streams, int Tokens, double Seconds, double TokensPerSecond, double TimeToFirstTokenP50, double TimeToFirstTokenP95,
+    double CpuSeconds, double TokensPerCpuSecond);
 
 /// <summary>
 /// Serving throughput on one model with N random LoRA adapters (all linear layers): for each stream count, that many
@@ -47,12 +50,15 @@ public static class ServeBenchmark
                          ("engine", () => Engine(engine, requests, newTokens)),
                      })
             {
+                var cpuBefore = Environment.CpuUsage.TotalTime.TotalSeconds;
                 var (seconds, firstTokens) = measure();
+                var cpu = Environment.CpuUsage.TotalTime.TotalSeconds - cpuBefore;
                 firstTokens.Sort();
-                var row = new ServeBenchRow(mode, count, count * newTokens, seconds, count * newTokens / seconds, Percentile(firstTokens, 0.5), Percentile(firstTokens, 0.95));
+                var row = new ServeBenchRow(mode, count, count * newTokens, seconds, count * newTokens / seconds, Percentile(firstTokens, 0.5), Percentile(firstTokens, 0.95),
+                    cpu, count * newTokens / cpu);
                 rows.Add(row);
                 log($"{mode,-14} streams {count,3}: {row.TokensPerSecond,8:F2} tokens/s aggregate ({row.Tokens} tokens in {row.Seconds:F1} s), " +
-                    $"TTFT p50 {row.TimeToFirstTokenP50:F2} s, p95 {row.TimeToFirstTokenP95:F2} s");
+                    $"TTFT p50 {row.TimeToFirstTokenP50:F2} s, p95 {row.TimeToFirstTokenP95:F2} s; {row.TokensPerCpuSecond:F2} tokens per CPU second");
             }
         }
         return rows;

@@ -87,12 +87,14 @@ public sealed class LoraLinear : nn.Module
 
     public void AddAdapter(string name, LoraAdapterWeights adapterWeights)
     {
+        ForgetStacked();
         if (adapters.Remove(name, out var previous)) previous.Dispose();
         adapters[name] = adapterWeights;
     }
 
     public void RemoveAdapter(string name)
     {
+        ForgetStacked();
         if (adapters.Remove(name, out var previous)) previous.Dispose();
         active = active.Where(a => a != name).ToArray();
     }
@@ -129,17 +131,59 @@ public sealed class LoraLinear : nn.Module
             throw new ArgumentException($"Routing for {rows.RowCount} rows, input has {x.shape[0]}.", nameof(x));
         var baseWeight = BaseWeight(x.dtype);
         var result = F.linear(x, baseWeight, bias);
-        if (rows.WholeBatch is { } every && adapters.TryGetValue(every, out var whole))
-            result = whole.UseDora ? result.Plus(DoraDelta(x, result, baseWeight, whole)) : AddLora(result, x, whole);
-        foreach (var (name, index) in rows.Groups)
+        if (rows.WholeBatch is { } every)
+        {
+            if (adapters.TryGetValue(every, out var whole))
+                result = whole.UseDora ? result.Plus(DoraDelta(x, result, baseWeight, whole)) : AddLora(result, x, whole);
+            return scope.MoveToOuter(result);
+        }
+        var layout = new List<(string Adapter, int Rank, double Scaling)>();
+        foreach (var name in rows.Present)
         {
             if (!adapters.TryGetValue(name, out var adapter)) continue;
+            if (!adapter.UseDora)
+            {
+                layout.Add((name, adapter.Rank, adapter.Scaling));
+                continue;
+            }
+            var index = rows.RowsOf(name);
             var xs = x.index_select(0, index);
             var rs = result.index_select(0, index);
-            var adapted = adapter.UseDora ? rs.Plus(DoraDelta(xs, rs, baseWeight, adapter)) : AddLora(rs, xs, adapter);
-            result = result.index_copy(0, index, adapted);
+            result = result.index_copy(0, index, rs.Plus(DoraDelta(xs, rs, baseWeight, adapter)));
+        }
+        if (layout.Count > 0)
+        {
+            var (stackedA, stackedB) = Stacked(layout, x.dtype);
+            var down = F.linear(x, stackedA);
+            var scales = rows.RowScales(layout, x.dtype);
+            down = down.mul(down.dim() == 3 ? scales.unsqueeze(1) : scales).reshape(-1, stackedA.shape[0]);
+            result = result.reshape(-1, result.shape[^1]).addmm(down, stackedB.t()).view(result.shape);
         }
         return scope.MoveToOuter(result);
+    }
+
+    (string Key, Tensor A, Tensor B)? stacked;
+
+    /// <summary>[A₁;…;Aₙ] [Σr, in] and [B₁ … Bₙ] [out, Σr] of the LoRA adapters in <paramref name="layout"/>, kept while
+    /// the same adapters share batches (rebuilt when the mix changes or an adapter is added or removed).</summary>
+    (Tensor A, Tensor B) Stacked(IReadOnlyList<(string Adapter, int Rank, double Scaling)> layout, ScalarType dtype)
+    {
+        var key = $"{dtype}|{string.Join("|", layout.Select(l => l.Adapter))}";
+        if (stacked is { } hit && hit.Key == key) return (hit.A, hit.B);
+        ForgetStacked();
+        using var scope = NewDisposeScope();
+        var a = cat(layout.Select(l => adapters[l.Adapter].LoraA.to_type(dtype)).ToArray(), 0).detach();
+        var b = cat(layout.Select(l => adapters[l.Adapter].LoraB.to_type(dtype)).ToArray(), 1).detach();
+        stacked = (key, a.DetachFromDisposeScope(), b.DetachFromDisposeScope());
+        return (stacked.Value.A, stacked.Value.B);
+    }
+
+    void ForgetStacked()
+    {
+        if (stacked is not { } old) return;
+        old.A.Dispose();
+        old.B.Dispose();
+        stacked = null;
     }
 
     Tensor Dropout(Tensor x, LoraAdapterWeights adapter) =>
@@ -210,6 +254,7 @@ public sealed class LoraLinear : nn.Module
         {
             foreach (var adapter in adapters.Values) adapter.Dispose();
             adapters.Clear();
+            ForgetStacked();
             quantized?.Dispose();
         }
         base.Dispose(disposing);

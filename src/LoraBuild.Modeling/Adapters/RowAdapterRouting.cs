@@ -3,38 +3,77 @@ using static TorchSharp.torch;
 namespace LoraBuild.Adapters;
 
 /// <summary>
-/// Which adapter each row of a batch applies (multi-LoRA serving: Punica's BGMV / S-LoRA gather the LoRA products per
-/// row). Rows are grouped by adapter once per step; every LoRA layer then adds, for each group, s·B·A·x of that group's
-/// rows only. Rows of the base model belong to no group and get no LoRA term.
+/// Which adapter each row of a batch applies (multi-LoRA serving, as Punica's BGMV / S-LoRA gather the LoRA products
+/// per row). LoRA rows of different adapters share one product per layer: x·[A₁;…;Aₙ]ᵀ, each row's columns kept only
+/// for its own adapter and scaled by it (<see cref="RowScales"/>), then ·[B₁ … Bₙ]ᵀ; the zeros add nothing. DoRA needs
+/// each adapter's own weight norm, so its rows are grouped (<see cref="Groups"/>). Base rows get no LoRA term.
 /// </summary>
 public sealed class RowAdapterRouting : IDisposable
 {
     readonly List<(string Adapter, Tensor Rows)> groups = [];
-    readonly List<string> wholeBatch = [];
+    readonly Dictionary<string, Tensor> rowScales = new(StringComparer.Ordinal);
+    readonly Device device;
 
     /// <param name="rowAdapters">Per batch row: its adapter name, or null for the base model.</param>
     public RowAdapterRouting(IReadOnlyList<string?> rowAdapters, Device device)
     {
+        this.device = device;
+        RowAdapters = rowAdapters;
         RowCount = rowAdapters.Count;
-        foreach (var group in Enumerable.Range(0, rowAdapters.Count).Where(i => rowAdapters[i] is not null).GroupBy(i => rowAdapters[i]!, StringComparer.Ordinal))
-        {
-            // An adapter that every row uses needs no gather and scatter (a lone request, or a batch of one adapter).
-            if (group.Count() == rowAdapters.Count) wholeBatch.Add(group.Key);
-            else groups.Add((group.Key, tensor(group.Select(i => (long)i).ToArray(), ScalarType.Int64, device).DetachFromDisposeScope()));
-        }
+        Present = rowAdapters.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        // An adapter that every row uses needs nothing per row (a lone request, or a batch of one adapter).
+        if (Present.Count == 1 && rowAdapters.All(a => a is not null)) WholeBatch = Present[0];
     }
 
     public int RowCount { get; }
+    public IReadOnlyList<string?> RowAdapters { get; }
 
-    /// <summary>The adapter every row applies, if one does (then <see cref="Groups"/> is empty).</summary>
-    public string? WholeBatch => wholeBatch.Count == 1 ? wholeBatch[0] : null;
+    /// <summary>The adapters some row applies, in ordinal order.</summary>
+    public IReadOnlyList<string> Present { get; }
 
-    /// <summary>Each adapter present in part of the batch with the indices of its rows (dimension 0).</summary>
-    public IReadOnlyList<(string Adapter, Tensor Rows)> Groups => groups;
+    /// <summary>The adapter every row applies, if one does.</summary>
+    public string? WholeBatch { get; }
+
+    /// <summary>Rows (indices, dimension 0) of one adapter, for layers that apply it group by group.</summary>
+    public Tensor RowsOf(string adapter)
+    {
+        foreach (var (name, rows) in groups)
+            if (name == adapter) return rows;
+        var index = tensor(Enumerable.Range(0, RowCount).Where(i => RowAdapters[i] == adapter).Select(i => (long)i).ToArray(), ScalarType.Int64, device)
+            .DetachFromDisposeScope();
+        groups.Add((adapter, index));
+        return index;
+    }
+
+    /// <summary>
+    /// [rows, Σ ranks] for adapters stacked in <paramref name="layout"/> order: a row's columns hold its adapter's
+    /// scaling, every other column 0. Shared by every layer with the same layout during this step.
+    /// </summary>
+    public Tensor RowScales(IReadOnlyList<(string Adapter, int Rank, double Scaling)> layout, ScalarType dtype)
+    {
+        var key = $"{dtype}|{string.Join("|", layout.Select(l => $"{l.Adapter}:{l.Rank}:{l.Scaling:R}"))}";
+        if (rowScales.TryGetValue(key, out var cached)) return cached;
+        var width = layout.Sum(l => l.Rank);
+        var values = new float[RowCount * width];
+        for (var row = 0; row < RowCount; row++)
+        {
+            var column = 0;
+            foreach (var (adapter, rank, scaling) in layout)
+            {
+                if (RowAdapters[row] == adapter) Array.Fill(values, (float)scaling, row * width + column, rank);
+                column += rank;
+            }
+        }
+        var scales = tensor(values, [RowCount, width], ScalarType.Float32, device).to_type(dtype).DetachFromDisposeScope();
+        rowScales[key] = scales;
+        return scales;
+    }
 
     public void Dispose()
     {
         foreach (var (_, rows) in groups) rows.Dispose();
+        foreach (var scales in rowScales.Values) scales.Dispose();
         groups.Clear();
+        rowScales.Clear();
     }
 }

@@ -101,9 +101,12 @@ public sealed class Attention : nn.Module
     }
 
     /// <summary>Each row attends over its own cache (rows of a serving batch have different lengths), exactly as it
-    /// would alone; the projections around it run batched.</summary>
+    /// would alone; the projections around it run batched. A decoding step (one new position per row) attends in one
+    /// padded batch; a prefill chunk attends row by row.</summary>
     Tensor PerRowAttention(Tensor q, Tensor k, Tensor v, RowCaches rows, int layerIndex)
     {
+        if (rows.Pool is not null) return PooledAttention(q, k, v, rows, layerIndex);
+        if (q.shape[2] == 1 && rows.Count > 1) return PaddedDecodeAttention(q, k, v, rows, layerIndex);
         var outputs = new Tensor[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
@@ -116,13 +119,99 @@ public sealed class Attention : nn.Module
         return outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
     }
 
+    /// <summary>
+    /// Rows of one position each in pool slots: every row's new key and value go in with one indexed write; decoding rows
+    /// then attend with one gather of their slots up to the longest, padding masked out; each prefill chunk's rows attend
+    /// causally over their own slot.
+    /// </summary>
+    Tensor PooledAttention(Tensor q, Tensor k, Tensor v, RowCaches rows, int layerIndex)
+    {
+        if (q.shape[2] != 1) throw new ArgumentException("Pool rows hold one position each.", nameof(q));
+        var pool = rows.Pool!;
+        // [rows, kv_heads, 1, head_dim] -> [rows, kv_heads, head_dim]: one position per row.
+        pool.WritePositions(layerIndex, rows.SlotIndex!, rows.PastIndex!, k.squeeze(2), v.squeeze(2));
+        var outputs = new List<Tensor>();
+        if (rows.DecodeRows > 0)
+        {
+            var longest = rows.Past.Take(rows.DecodeRows).Max() + 1;
+            var (keys, values) = pool.Gather(layerIndex, rows.DecodeSlotIndex!, longest);
+            keys = RepeatKv(keys.transpose(1, 2));
+            values = RepeatKv(values.transpose(1, 2));
+            var mask = PaddingMask(rows.DecodePastIndex!, longest, q.dtype, q.device);
+            var qd = rows.DecodeRows == rows.Count ? q : q.narrow(0, 0, rows.DecodeRows);
+            outputs.Add(softcap is { } cap ? SoftCappedScores(qd, keys, values, cap, mask) : F.scaled_dot_product_attention(ScaledForSdpa(qd), keys, values, mask));
+        }
+        foreach (var segment in rows.Prefills)
+        {
+            // The chunk's rows [count, heads, 1, head_dim] as one sequence [1, heads, count, head_dim].
+            var qs = q.narrow(0, segment.Start, segment.Count).permute(2, 1, 0, 3);
+            var (keys, values) = pool.Slot(layerIndex, segment.Slot, segment.Past + segment.Count);
+            keys = RepeatKv(keys.transpose(1, 2));
+            values = RepeatKv(values.transpose(1, 2));
+            var attended = softcap is { } c ? SoftCappedAttention(qs, keys, values, c, segment.Past, 0) : FastAttention(qs, keys, values, segment.Past, 0);
+            outputs.Add(attended.permute(2, 1, 0, 3));
+        }
+        return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
+    }
+
+    /// <summary>Additive mask [rows, 1, 1, longest]: 0 for a row's own positions, -inf for the padding after them.
+    /// Always given, so a row computes the same way alone as in a batch.</summary>
+    static Tensor PaddingMask(Tensor positions, long longest, ScalarType dtype, Device device)
+    {
+        var rows = positions.shape[0];
+        var padding = OwnedScalars.Range(0, longest, device).unsqueeze(0).gt(positions.unsqueeze(1));
+        return zeros(rows, longest, dtype, device).masked_fill(padding, OwnedScalars.NegativeInfinity).view(rows, 1, 1, longest);
+    }
+
+    Tensor SoftCappedScores(Tensor q, Tensor keys, Tensor values, double cap, Tensor? mask)
+    {
+        var scores = q.matmul(keys.transpose(2, 3)).Times(scale).DividedBy(cap).tanh().Times(cap);
+        if (mask is not null) scores = scores.Plus(mask);
+        return scores.softmax(-1, ScalarType.Float32).to_type(q.dtype).matmul(values);
+    }
+
+    /// <summary>TorchSharp's SDPA always scales by head_dim^-0.5: any other scale (Gemma's) is folded into the queries.</summary>
+    Tensor ScaledForSdpa(Tensor q)
+    {
+        var defaultScale = 1.0 / Math.Sqrt(headDim);
+        return Math.Abs(scale - defaultScale) > 1e-12 * defaultScale ? q.Times(scale / defaultScale) : q;
+    }
+
+    /// <summary>
+    /// One query per row over keys padded to the longest row: [rows, heads, 1, longest] with the padding masked out, so
+    /// every row sees exactly its own positions (a sliding layer's cache holds only what its window lets the query see).
+    /// </summary>
+    Tensor PaddedDecodeAttention(Tensor q, Tensor k, Tensor v, RowCaches rows, int layerIndex)
+    {
+        var rowKeys = new Tensor[rows.Count];
+        var rowValues = new Tensor[rows.Count];
+        var lengths = new long[rows.Count];
+        // [rows, 1, kv_heads, head_dim]: row i's new position, sequence-major as the caches store it.
+        var newKeys = k.transpose(1, 2);
+        var newValues = v.transpose(1, 2);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            (rowKeys[i], rowValues[i], _) = rows.Caches[i].AppendSequence(layerIndex, newKeys.select(0, i), newValues.select(0, i), slidingWindow);
+            lengths[i] = rowKeys[i].shape[0];
+        }
+        var longest = lengths.Max();
+        var keys = RepeatKv(nn.utils.rnn.pad_sequence(rowKeys, batch_first: true).transpose(1, 2));
+        var values = RepeatKv(nn.utils.rnn.pad_sequence(rowValues, batch_first: true).transpose(1, 2));
+        Tensor? mask = null;
+        if (lengths.Any(l => l != longest))
+        {
+            var padding = OwnedScalars.Range(0, longest, q.device).unsqueeze(0).ge(tensor(lengths, ScalarType.Int64, q.device).unsqueeze(1));
+            mask = zeros(rows.Count, longest, q.dtype, q.device).masked_fill(padding, OwnedScalars.NegativeInfinity).view(rows.Count, 1, 1, longest);
+        }
+        if (softcap is { } cap) return SoftCappedScores(q, keys, values, cap, mask);
+        return mask is null ? F.scaled_dot_product_attention(ScaledForSdpa(q), keys, values) : F.scaled_dot_product_attention(ScaledForSdpa(q), keys, values, mask);
+    }
+
     /// <summary>Queries at positions past.., keys at positions firstKey..past+length-1 (earlier ones dropped from a cache).</summary>
     Tensor FastAttention(Tensor q, Tensor k, Tensor v, long past, long firstKey)
     {
         var (length, keyCount) = (q.shape[2], k.shape[2]);
-        // TorchSharp's SDPA always scales by head_dim^-0.5: fold any other scale (Gemma's) into the queries.
-        var defaultScale = 1.0 / Math.Sqrt(headDim);
-        if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q.Times(scale / defaultScale);
+        q = ScaledForSdpa(q);
         var windowCuts = slidingWindow is { } w && keyCount > w;
         if (length == 1 && !windowCuts) return F.scaled_dot_product_attention(q, k, v);
         if (past == 0 && firstKey == 0 && !windowCuts) return F.scaled_dot_product_attention(q, k, v, is_casual: true);

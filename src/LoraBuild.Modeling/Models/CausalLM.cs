@@ -72,12 +72,17 @@ public sealed class CausalLM : nn.Module
         return scope.MoveToOuter(SoftCap(lm_head.Forward(last)));
     }
 
-    /// <summary>Logits [batch, vocab] of the last position of each row, every row continuing its own cache (serving).</summary>
-    public Tensor ForwardLastRows(Tensor inputIds, RowCaches rowCaches)
+    /// <summary>
+    /// Logits [batch, vocab] of the last position of each row, every row continuing its own cache (serving); with
+    /// <paramref name="logitRows"/>, of those rows only (the head is the costliest layer, and a prefill chunk needs the
+    /// logits of its prompt's last token at most).
+    /// </summary>
+    public Tensor ForwardLastRows(Tensor inputIds, RowCaches rowCaches, Tensor? logitRows = null)
     {
         using var scope = NewDisposeScope();
         var hidden = model.ForwardRows(inputIds, rowCaches);
         var last = hidden.select(1, hidden.shape[1] - 1);
+        if (logitRows is not null) last = last.index_select(0, logitRows);
         return scope.MoveToOuter(SoftCap(lm_head.Forward(last)));
     }
 

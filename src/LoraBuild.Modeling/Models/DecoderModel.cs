@@ -64,6 +64,7 @@ public sealed class DecoderModel : nn.Module
             var (c, s) = usesLocalRope[layer.Index] ? (localCos, localSignedSin) : (cos, signedSin);
             hidden = checkpoint ? CheckpointedLayer.Apply(layer, hidden, c, s) : layer.Forward(hidden, c, s, cache, past, rowCaches);
         }
+        rowCaches?.Advance(length);
         return scope.MoveToOuter(norm.Forward(hidden));
     }
 }

@@ -20,6 +20,7 @@ public sealed class GenerationEngine : IDisposable
     readonly object modelGate;
     readonly Scheduler scheduler;
     readonly IReadOnlyList<LoraLinear> layers;
+    readonly KeyValuePool? pool;
     readonly SemaphoreSlim wake = new(0);
     readonly CancellationTokenSource stopping = new();
     readonly Thread thread;
@@ -35,6 +36,7 @@ public sealed class GenerationEngine : IDisposable
         Options = options ?? new EngineOptions();
         scheduler = new Scheduler(Options);
         layers = model.LinearLayers().Select(l => l.Layer).ToList();
+        if (KeyValuePool.Supports(model.Config)) pool = new KeyValuePool(model.Config, model.DType, model.Device);
         thread = new Thread(Run) { IsBackground = true, Name = "lorabuild-engine" };
         thread.Start();
     }
@@ -54,7 +56,7 @@ public sealed class GenerationEngine : IDisposable
             throw new LoraBuildException(ErrorCodes.ServeBadSampling, $"max tokens must be at least 1 (was {settings.MaxTokens}).");
         if (fault is { } error) throw new InvalidOperationException("The generation engine stopped after an error.", error);
         ObjectDisposedException.ThrowIf(stopping.IsCancellationRequested, this);
-        var request = new GenerationRequest(adapter == AdapterHost.BaseOnly ? null : adapter, promptIds, settings, model.Config.NumHiddenLayers, cancellation);
+        var request = new GenerationRequest(adapter == AdapterHost.BaseOnly ? null : adapter, promptIds, settings, pool is null ? model.Config.NumHiddenLayers : 0, cancellation);
         Metrics.For(adapter).Submitted();
         scheduler.Enqueue(request);
         // Wake the loop on cancellation too, so a cancelled request leaves at once; the registration ends with the request.
@@ -105,6 +107,7 @@ public sealed class GenerationEngine : IDisposable
             request.Finish(GenerationFinishReason.Cancelled);
             Release([request]);
         }
+        pool?.Dispose();
     }
 
     void Release(IReadOnlyList<GenerationRequest> done)
@@ -112,58 +115,104 @@ public sealed class GenerationEngine : IDisposable
         foreach (var request in done)
         {
             Metrics.For(request.Adapter ?? AdapterHost.BaseOnly).Ended(request.Handle.Completion.Result);
+            if (request.PoolSlot >= 0) pool!.Return(request.PoolSlot);
+            request.PoolSlot = -1;
             request.Dispose();
         }
     }
 
     void Step()
     {
-        var (prefill, chunk, decode) = scheduler.Plan();
+        var (prefills, decode) = scheduler.Plan();
         lock (modelGate)
         {
             using var _ = no_grad();
-            if (prefill is not null) PrefillChunk(prefill, chunk);
-            if (decode.Count > 0) Decode(decode);
+            if (pool is not null) PooledStep(prefills, decode);
+            else
+            {
+                foreach (var (request, chunk) in prefills) PrefillChunk(request, chunk);
+                if (decode.Count > 0) Decode(decode);
+            }
         }
         Metrics.Step(decode.Count);
     }
 
-    /// <summary>The next chunk of one prompt into its cache; after the last, its first token is sampled and it starts decoding.</summary>
+    /// <summary>
+    /// One forward pass over every running request's next token and the step's prefill chunks, each prompt position a row
+    /// of its own in the request's pool slot (so prefill and decode share the GEMMs, as vLLM's chunked prefill mixes
+    /// them); logits only for decoding rows and for prompts whose last token is in this step.
+    /// </summary>
+    void PooledStep(IReadOnlyList<(GenerationRequest Request, int Tokens)> prefills, IReadOnlyList<GenerationRequest> decode)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var request in decode.Concat(prefills.Select(p => p.Request)))
+            if (request.PoolSlot < 0) request.PoolSlot = pool!.Rent();
+        var ids = new List<long>(decode.Select(r => (long)r.NextInput));
+        var rowAdapters = new List<string?>(decode.Select(r => r.Adapter));
+        var logitRows = Enumerable.Range(0, decode.Count).Select(i => (long)i).ToList();
+        var completing = new List<GenerationRequest>();
+        foreach (var (request, chunk) in prefills)
+        {
+            ids.AddRange(request.Prompt.Skip(request.Prefilled).Take(chunk).Select(i => (long)i));
+            rowAdapters.AddRange(Enumerable.Repeat(request.Adapter, chunk));
+            if (request.Prefilled + chunk < request.Prompt.Count) continue;
+            logitRows.Add(ids.Count - 1);
+            completing.Add(request);
+        }
+        using var caches = new RowCaches(pool!, decode.Select(r => r.PoolSlot).ToList(), prefills.Select(p => (p.Request.PoolSlot, p.Tokens)).ToList(), model.Device);
+        var logits = Forward(tensor(ids.ToArray(), [ids.Count, 1]).to(model.Device), rowAdapters, caches, logitRows);
+        foreach (var (request, chunk) in prefills) request.Prefilled += chunk;
+        TakeTokens(logits, decode.Concat(completing).ToList(), decode.Count);
+    }
+
+    /// <summary>Samples each row's next token; rows from <paramref name="firstTokensFrom"/> on are prompts just prefilled.</summary>
+    void TakeTokens(Tensor logits, IReadOnlyList<GenerationRequest> rows, int firstTokensFrom)
+    {
+        // Greedy rows share one argmax over the batch; sampling rows draw from their own generators.
+        long[]? greedy = rows.Any(r => r.Settings.IsGreedy) ? logits.argmax(-1).cpu().data<long>().ToArray() : null;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var token = rows[i].Settings.IsGreedy ? (int)greedy![i] : Pick(logits, i, rows[i]);
+            if (i >= firstTokensFrom) Metrics.FirstToken(Stopwatch.GetElapsedTime(rows[i].SubmittedAt));
+            rows[i].Accept(token, stopIds);
+            if (i >= firstTokensFrom) scheduler.Promote(rows[i]);
+        }
+    }
+
+    /// <summary>The next chunk of one prompt into its own cache; after the last, its first token is sampled and it starts decoding.</summary>
     void PrefillChunk(GenerationRequest request, int chunk)
     {
         using var scope = NewDisposeScope();
         var ids = request.Prompt.Skip(request.Prefilled).Take(chunk).Select(i => (long)i).ToArray();
-        using var logits = Forward(tensor(ids, [1, ids.Length]).to(model.Device), [request]);
+        using var caches = new RowCaches([request.Cache!]);
+        var logits = Forward(tensor(ids, [1, ids.Length]).to(model.Device), [request.Adapter], caches);
         request.Prefilled += ids.Length;
         if (request.Prefilled < request.Prompt.Count) return;
-        var first = Pick(logits, 0, request);
-        Metrics.FirstToken(Stopwatch.GetElapsedTime(request.SubmittedAt));
-        request.Accept(first, stopIds);
-        scheduler.Promote(request);
+        TakeTokens(logits, [request], 0);
     }
 
     void Decode(IReadOnlyList<GenerationRequest> rows)
     {
         using var scope = NewDisposeScope();
         var ids = rows.Select(r => (long)r.NextInput).ToArray();
-        var logits = Forward(tensor(ids, [rows.Count, 1]).to(model.Device), rows);
-        // Greedy rows share one argmax over the batch; sampling rows draw from their own generators.
-        long[]? greedy = rows.Any(r => r.Settings.IsGreedy) ? logits.argmax(-1).cpu().data<long>().ToArray() : null;
-        for (var i = 0; i < rows.Count; i++)
-        {
-            var token = rows[i].Settings.IsGreedy ? (int)greedy![i] : Pick(logits, i, rows[i]);
-            rows[i].Accept(token, stopIds);
-        }
+        using var caches = new RowCaches(rows.Select(r => r.Cache!).ToList());
+        var logits = Forward(tensor(ids, [rows.Count, 1]).to(model.Device), rows.Select(r => r.Adapter).ToList(), caches);
+        TakeTokens(logits, rows, rows.Count);
     }
 
-    /// <summary>Logits [rows, vocab] (float32) of the last position of each row, each with its adapter and its cache.</summary>
-    Tensor Forward(Tensor inputIds, IReadOnlyList<GenerationRequest> rows)
+    /// <summary>Logits (float32) of the last position of each row (or of <paramref name="logitRows"/>), each row with its
+    /// adapter and its cache.</summary>
+    Tensor Forward(Tensor inputIds, IReadOnlyList<string?> rowAdapters, RowCaches caches, IReadOnlyList<long>? logitRows = null)
     {
-        using var routing = new RowAdapterRouting(rows.Select(r => r.Adapter).ToList(), model.Device);
+        using var routing = new RowAdapterRouting(rowAdapters, model.Device);
+        var selected = logitRows is null || logitRows.Count == rowAdapters.Count ? null : logitRows;
+        using var headRouting = selected is null ? null : new RowAdapterRouting(selected.Select(i => rowAdapters[(int)i]).ToList(), model.Device);
+        using var headRows = selected is null ? null : tensor(selected.ToArray(), ScalarType.Int64, model.Device);
         foreach (var layer in layers) layer.SetRowRouting(routing);
+        model.LmHead.SetRowRouting(headRouting ?? routing);
         try
         {
-            return model.ForwardLastRows(inputIds, new RowCaches(rows.Select(r => r.Cache).ToList())).to_type(ScalarType.Float32);
+            return model.ForwardLastRows(inputIds, caches, headRows).to_type(ScalarType.Float32);
         }
         finally
         {

@@ -12,13 +12,14 @@ sealed class GenerationRequest : IDisposable
     Generator? generator;
     CancellationTokenRegistration cancelRegistration;
 
+    /// <param name="layers">Layers of its own cache; 0 when the engine's pool holds its cache in a slot.</param>
     public GenerationRequest(string? adapter, IReadOnlyList<int> prompt, SamplingSettings settings, int layers, CancellationToken cancellation)
     {
         Adapter = adapter;
         Prompt = prompt;
         Settings = settings;
         Cancellation = cancellation;
-        Cache = new KeyValueCache(layers);
+        Cache = layers > 0 ? new KeyValueCache(layers) : null;
         Handle = new GenerationHandle(tokens.Reader, completion.Task);
     }
 
@@ -27,7 +28,10 @@ sealed class GenerationRequest : IDisposable
     public IReadOnlyList<int> Prompt { get; }
     public SamplingSettings Settings { get; }
     public CancellationToken Cancellation { get; }
-    public KeyValueCache Cache { get; }
+    /// <summary>Its own cache, or null when its cache is <see cref="PoolSlot"/> of the engine's pool.</summary>
+    public KeyValueCache? Cache { get; }
+    /// <summary>Its slot in the engine's KV pool once its prefill starts; -1 before that (or with its own cache).</summary>
+    public int PoolSlot { get; set; } = -1;
     public GenerationHandle Handle { get; }
     public long SubmittedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
     public int Prefilled { get; set; }
@@ -68,7 +72,7 @@ sealed class GenerationRequest : IDisposable
     public void Dispose()
     {
         cancelRegistration.Dispose();
-        Cache.Dispose();
+        Cache?.Dispose();
         generator?.Dispose();
     }
 }

@@ -20,13 +20,21 @@ sealed class Scheduler(EngineOptions options)
     /// <summary>Thread-safe: any caller may submit.</summary>
     public void Enqueue(GenerationRequest request) => arrivals.Enqueue(request);
 
-    /// <summary>The next step's work: at most one prefill chunk and every running request's decode.</summary>
-    public (GenerationRequest? Prefill, int ChunkTokens, IReadOnlyList<GenerationRequest> Decode) Plan()
+    /// <summary>The next step's work: prefill chunks (oldest first, <see cref="EngineOptions.PrefillChunkTokens"/> in
+    /// all) and every running request's decode.</summary>
+    public (IReadOnlyList<(GenerationRequest Request, int Tokens)> Prefills, IReadOnlyList<GenerationRequest> Decode) Plan()
     {
         while (arrivals.TryDequeue(out var request)) waiting.AddLast(request);
-        var prefill = running.Count < options.MaxBatchSize ? waiting.First?.Value : null;
-        var chunk = prefill is null ? 0 : Math.Min(options.PrefillChunkTokens, prefill.Prompt.Count - prefill.Prefilled);
-        return (prefill, chunk, running.ToList());
+        var prefills = new List<(GenerationRequest, int)>();
+        var budget = options.PrefillChunkTokens;
+        foreach (var request in waiting)
+        {
+            if (budget == 0 || running.Count + prefills.Count >= options.MaxBatchSize) break;
+            var chunk = Math.Min(budget, request.Prompt.Count - request.Prefilled);
+            prefills.Add((request, chunk));
+            budget -= chunk;
+        }
+        return (prefills, running.ToList());
     }
 
     /// <summary>A request whose prompt is fully prefilled (and whose first token was taken) starts decoding.</summary>
