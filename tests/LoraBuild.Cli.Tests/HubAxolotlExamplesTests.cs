@@ -113,6 +113,15 @@ public class HubAxolotlExamplesTests
             Assert.Contains($"dataset {datasetId}", second.StdOut);
             Assert.Contains("= " + datasetCommit[..12], second.StdOut);
             Assert.True(File.Exists(Path.Combine(root, "out2", "adapter", "adapter_model.safetensors")));
+
+            // check never downloads: it says what a run would fetch and that the lock and cache hold it.
+            var check = Worker.RunWithEnvironment(env, "check", "--config", config);
+            Assert.True(check.ExitCode == 0, check.StdOut + check.StdErr);
+            Assert.Contains($"would fetch: model {modelId}: config.json, tokenizer files and *.safetensors: locked at {modelCommit[..12]}, in the HF cache: no download", check.StdOut);
+            Assert.Contains($"would fetch: dataset {datasetId}", check.StdOut);
+            Assert.Contains($"locked at {datasetCommit[..12]} (", check.StdOut);
+            Assert.Contains("all in the HF cache: no download", check.StdOut);
+            Assert.Equal(requests, hub.Requests.Count);
         }
         finally
         {
