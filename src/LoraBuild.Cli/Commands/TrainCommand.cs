@@ -66,6 +66,11 @@ public static class TrainCommand
             // Unless the command line replaced it, a YAML base_model that names no folder may be a Hub id as written.
             if (settings.BaseModel == yamlBaseModel && settings.BaseModel is { } fromYaml && !Directory.Exists(fromYaml) && settings.BaseModelAsWritten is { } written)
                 settings.BaseModel = written;
+            // A config mistake fails before anything is downloaded (the Hub id itself is resolved just below).
+            var hubModel = settings.BaseModelIsHubId;
+            settings.BaseModelIsHubId = false;
+            settings.Validate("training configuration");
+            settings.BaseModelIsHubId = hubModel;
             // Hub inputs (base_model id, Hub datasets) are downloaded and pinned before the run starts.
             using var hub = new Hub.HubInputs(parse.GetValue(lockPath) ?? Hub.HubInputs.DefaultLockPath(parse.GetValue(config)), parse.GetValue(locked), parse.GetValue(update));
             hub.ResolveBaseModel(settings);
