@@ -102,7 +102,7 @@ public sealed class Trainer
 
         // Data first: a bad line fails in seconds, before the model is loaded.
         var data = LoadData();
-        var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant());
+        var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant(), DatasetSource);
         var fingerprint = RunFingerprint.Compute(description);
 
         // QLoRA quantises each weight as it is read, so the dense model never exists whole.

@@ -100,6 +100,9 @@ public class HubAxolotlExamplesTests
             Assert.Equal(layout == Layout.DataFolder ? "main" : "refs/convert/parquet", dataset["revision"]!.GetValue<string>());
             var sha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(dataRepo, parquetPath))));
             Assert.Equal(sha256, dataset["files"]![parquetPath]!["sha256"]!.GetValue<string>());
+            // The run's fingerprint has the downloaded rows (a moved dataset is a new run, never a resume).
+            var inputs = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "out1", "run.json")))!["inputs"]!.AsArray().Select(i => i!.GetValue<string>());
+            Assert.Contains($"dataset={sha256}", inputs);
             // The cache is huggingface_hub's layout for a dataset repo.
             Assert.True(File.Exists(Path.Combine(root, "hf-cache", "datasets--" + datasetId.Replace("/", "--"), "snapshots", datasetCommit, parquetPath)));
             // Every row read through its type, or the split slice: qwen3's train[:20%] of 10 rows is 2 examples.
