@@ -19,7 +19,8 @@ public static class HubDatasetLayout
     {
         if (spec.DataFiles.Count > 0)
         {
-            var named = spec.DataFiles.SelectMany(p => DataFilePatterns.Match(listing, spec.Name is { } dir && !p.Contains('/') ? $"{dir}/{p}" : p)).Distinct().ToList();
+            // Relative to the repository's root, as datasets resolves them for a repository without configs.
+            var named = spec.DataFiles.SelectMany(p => DataFilePatterns.Match(listing, p)).Distinct().ToList();
             if (named.Count == 0)
                 throw Error(ErrorCodes.HubDatasetNoDataFiles, spec, $"data_files {string.Join(", ", spec.DataFiles)} match no file of the repository.");
             return Pick(new Dictionary<string, IReadOnlyList<string>> { ["train"] = named }, spec, split, "data_files");
