@@ -62,7 +62,12 @@ public static class ConfigCheck
         foreach (var (list, name) in new[] { (config.TrainSpecs, "datasets"), (config.EvalSpecs, "test_datasets") })
             foreach (var spec in list)
             {
-                if (datasets.WouldFetch(spec) is { } what) { fetch.Add(what); continue; }
+                if (datasets.WouldFetch(spec) is { } what)
+                {
+                    fetch.Add(what);
+                    // A Hub dataset the lock pins and the cache holds is checked row by row like a local one.
+                    if (datasets is not Data.Hub.HubDatasetSource hub || !hub.InCache(spec)) continue;
+                }
                 var rowErrors = new List<LoraBuildException>();
                 try
                 {

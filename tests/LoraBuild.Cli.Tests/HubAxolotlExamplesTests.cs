@@ -124,6 +124,8 @@ public class HubAxolotlExamplesTests
             Assert.Contains($"would fetch: dataset {datasetId}", check.StdOut);
             Assert.Contains($"locked at {datasetCommit[..12]} (", check.StdOut);
             Assert.Contains("all in the HF cache: no download", check.StdOut);
+            // ... and then reads the cached rows through the entry's type, as for a local dataset.
+            Assert.Contains($"datasets: {datasetId} ({(chat ? "chat_template" : "alpaca")}): {(text.Contains("train[:20%]") ? 2 : rows)} examples", check.StdOut);
             Assert.Equal(requests, hub.Requests.Count);
         }
         finally

@@ -28,7 +28,8 @@ public static class CheckCommand
             // Hub inputs: what a run would fetch, from lora.lock.json and the HF cache only (never the network).
             var lockPath = Cli.Hub.HubInputs.DefaultLockPath(file)!;
             var lockFile = LoraLockFile.TryRead(lockPath) ?? new LoraLockFile();
-            using var client = new HubClient(HubSettings.FromEnvironment());
+            // Offline: the client answers from the cache or not at all.
+            using var client = new HubClient(HubSettings.FromEnvironment() with { Offline = true });
             var datasets = new HubDatasetSource(client, new DatasetLock(lockFile, lockPath, locked: false, update: false));
             var report = ConfigCheck.Run(settings, errors, file, datasets, c => DescribeHubModel(client, lockFile, c));
             Console.WriteLine($"{file}: effective settings");

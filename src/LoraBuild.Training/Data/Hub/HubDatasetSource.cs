@@ -29,6 +29,11 @@ public sealed class HubDatasetSource(HubClient client, DatasetLock? pins, Action
         return files;
     }
 
+    /// <summary>True when lora.lock.json pins the entry's dataset and the HF cache holds every file it locks (check then reads its rows).</summary>
+    public bool InCache(DatasetSpec spec) =>
+        spec.IsHub && pins?.Find(spec.Path, spec.Revision ?? HubReference.DefaultRevision) is { } entry
+        && entry.Files.Keys.All(f => File.Exists(client.Cache.SnapshotFile(new RepoId(RepoType.Dataset, spec.Path), entry.Commit, f)));
+
     /// <summary>What a run would fetch, and whether the lock and cache already hold it; never calls the Hub.</summary>
     public string? WouldFetch(DatasetSpec spec)
     {
