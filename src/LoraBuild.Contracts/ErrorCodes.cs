@@ -131,4 +131,14 @@ public static class ErrorCodes
     public const string GgufExportWorkerFailed = "LB0607";
     /// <summary>A Modelfile was asked for a model GGUF (base or merged) with a separate FROM: only an adapter applies on a base.</summary>
     public const string ModelfileArguments = "LB0608";
+
+    // Hub datasets and Hub base models in configs (0440-0449)
+    /// <summary>A Hub dataset repository with no data file LoraBuild reads (Parquet, JSONL, JSON, CSV) for the entry, nor a refs/convert/parquet branch.</summary>
+    public const string HubDatasetNoDataFiles = "LB0440";
+    /// <summary>A Hub dataset's split (the entry's split:) that the repository's data files do not hold; the message lists those it holds.</summary>
+    public const string HubDatasetSplitMissing = "LB0441";
+    /// <summary>A Hub dataset's config (the entry's name:) that the repository does not have; the message lists those it has.</summary>
+    public const string HubDatasetConfigMissing = "LB0442";
+    /// <summary>A Hub dataset's README.md YAML configs: section that cannot be read.</summary>
+    public const string HubDatasetCardInvalid = "LB0443";
 }

@@ -27,6 +27,10 @@ public sealed class RunLoraWorker : ToolTask
     public string? DotNetHost { get; set; }
     /// <summary>The project declaring the adapter: worker errors in its settings are located at the item's line there.</summary>
     public string? ProjectFile { get; set; }
+    /// <summary>lora.lock.json (LoraBuildLockFile): Hub datasets in the adapter's config are pinned there, as base models are by fetch.</summary>
+    public string? LockFile { get; set; }
+    public bool LockedMode { get; set; }
+    public bool UpdateLock { get; set; }
 
     protected override string ToolName => "dotnet";
 
@@ -71,6 +75,12 @@ public sealed class RunLoraWorker : ToolTask
         // Errors in these settings (an unknown TrainingSettings key) then name the project file and the item's line.
         var project = ProjectFile;
         if (!string.IsNullOrEmpty(project)) args.AppendSwitchIfNotNull("--set-origin ", $"{project}({AdapterSettings.ItemLine(project, "LoraAdapter", Adapter.ItemSpec)})");
+        if (!string.IsNullOrEmpty(LockFile))
+        {
+            args.AppendSwitchIfNotNull("--lock ", Path.GetFullPath(LockFile));
+            if (LockedMode) args.AppendSwitch("--locked");
+            if (UpdateLock) args.AppendSwitch("--update-lock");
+        }
         args.AppendSwitch("--resume");
         return args.ToString();
     }

@@ -19,7 +19,10 @@ public sealed record CheckReport(IReadOnlyList<(string Key, string Value)> Setti
 /// </summary>
 public static class ConfigCheck
 {
-    public static CheckReport Run(TrainingConfig config, IReadOnlyList<LoraBuildException> loadErrors, string source, IDatasetSource? datasets = null)
+    /// <param name="hubModel">For a Hub base_model: what a run would fetch, and the cached snapshot folder when the lock and cache
+    /// already hold it (then its tokenizer and chat template are checked too); never downloads.</param>
+    public static CheckReport Run(TrainingConfig config, IReadOnlyList<LoraBuildException> loadErrors, string source, IDatasetSource? datasets = null,
+        Func<TrainingConfig, (string WouldFetch, string? CachedFolder)>? hubModel = null)
     {
         var errors = new List<LoraBuildException>(loadErrors.SelectMany(e => e.Errors));
         var fetch = new List<string>();
@@ -31,18 +34,21 @@ public static class ConfigCheck
             catch (LoraBuildException e) { errors.AddRange(e.Errors); }
         }
 
-        var hubModel = config.BaseModelIsHubId;
-        if (hubModel)
+        var isHubModel = config.BaseModelIsHubId;
+        string? modelFolder = config.BaseModel;
+        if (isHubModel)
         {
-            fetch.Add($"model {config.BaseModel}: config.json, tokenizer files and *.safetensors (not available in this build: LB0502)");
+            var (what, cached) = hubModel?.Invoke(config) ?? ($"model {config.BaseModel}: config.json, tokenizer files and *.safetensors", null);
+            fetch.Add(what);
+            modelFolder = cached;
             config.BaseModelIsHubId = false; // listed above; the remaining checks run
         }
         Try(() => config.Validate(source));
-        config.BaseModelIsHubId = hubModel;
+        config.BaseModelIsHubId = isHubModel;
 
         HfTokenizer? tokenizer = null;
         ChatTemplate? chat = null;
-        if (!hubModel && config.BaseModel is { Length: > 0 } model)
+        if (modelFolder is { Length: > 0 } model)
         {
             if (!File.Exists(Path.Combine(model, "config.json")))
                 errors.Add(new LoraBuildException(ErrorCodes.ConfigMissing, $"base_model '{model}' has no config.json (is it a model folder?).", source));
@@ -56,7 +62,12 @@ public static class ConfigCheck
         foreach (var (list, name) in new[] { (config.TrainSpecs, "datasets"), (config.EvalSpecs, "test_datasets") })
             foreach (var spec in list)
             {
-                if (datasets.WouldFetch(spec) is { } what) { fetch.Add(what); continue; }
+                if (datasets.WouldFetch(spec) is { } what)
+                {
+                    fetch.Add(what);
+                    // A Hub dataset the lock pins and the cache holds is checked row by row like a local one.
+                    if (datasets is not Data.Hub.HubDatasetSource hub || !hub.InCache(spec)) continue;
+                }
                 var rowErrors = new List<LoraBuildException>();
                 try
                 {

@@ -17,7 +17,8 @@ public static class RunFingerprint
         typeof(RunFingerprint).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "dev";
 
     /// <summary>The inputs as lines, for humans (written beside the adapter) and for the hash.</summary>
-    public static IReadOnlyList<string> Describe(TrainingConfig config, string device)
+    /// <param name="datasets">Where Hub dataset entries' files are (their downloaded snapshot files are hashed like local ones).</param>
+    public static IReadOnlyList<string> Describe(TrainingConfig config, string device, Data.IDatasetSource? datasets = null)
     {
         var lines = new List<string> { $"worker={WorkerVersion}", $"device={device}" };
         var model = config.BaseModel!;
@@ -31,7 +32,7 @@ public static class RunFingerprint
             lines.Add($"dataset[{index}]={spec.Type ?? "auto"}|{spec.Split}|{spec.Field}|{spec.FieldMessages}|{spec.FieldSystem}|{spec.DropSystemMessage}|" +
                       string.Join(",", spec.MessagePropertyMappings.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + "|" +
                       string.Join(",", spec.Roles.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + "|" + spec.UserDefined);
-            var files = spec.IsHub ? [] : Data.Readers.DatasetFiles.Resolve(spec.Path, spec.DataFiles, spec.Source, spec.Line);
+            var files = spec.IsHub ? datasets?.Files(spec) ?? [] : Data.Readers.DatasetFiles.Resolve(spec.Path, spec.DataFiles, spec.Source, spec.Line);
             lines.AddRange(files.Select(f => config.TrainSpecs.Count == 1 && files.Count == 1 ? $"dataset={FileHashes.Sha256(f)}" : $"dataset[{index}]/{Path.GetFileName(f)}={FileHashes.Sha256(f)}"));
         }
         lines.AddRange(config.DecidingSettings().Select(s => $"{s.Key}={s.Value}"));

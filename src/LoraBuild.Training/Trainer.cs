@@ -102,7 +102,7 @@ public sealed class Trainer
 
         // Data first: a bad line fails in seconds, before the model is loaded.
         var data = LoadData();
-        var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant());
+        var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant(), DatasetSource);
         var fingerprint = RunFingerprint.Compute(description);
 
         // QLoRA quantises each weight as it is read, so the dense model never exists whole.
@@ -205,10 +205,13 @@ public sealed class Trainer
     /// LoraBuild's own one-file JSONL keeps its line-by-line reader (and its messages); every other dataset list goes
     /// through the dataset types and file readers (Data/DatasetLoader).
     /// </summary>
-    static IReadOnlyList<RawExample> ReadDatasets(IReadOnlyList<DatasetSpec> specs) =>
+    IReadOnlyList<RawExample> ReadDatasets(IReadOnlyList<DatasetSpec> specs) =>
         specs is [{ Type: null, IsHub: false } only] && File.Exists(only.Path) && only.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
             ? JsonlDataset.Read(only.Path)
-            : DatasetLoader.Load(specs, new LocalDatasetSource());
+            : DatasetLoader.Load(specs, DatasetSource);
+
+    /// <summary>Where dataset entries' files come from: local paths only, unless the worker gives the Hub dataset source.</summary>
+    public IDatasetSource DatasetSource { get; init; } = new LocalDatasetSource();
 
     /// <summary>
     /// What a run writes at most at once: save_total_limit checkpoints plus one being written (trainable tensors and

@@ -84,7 +84,7 @@ public sealed class TrainingConfig
     public Dictionary<string, string> SpecialTokenOverrides { get; set; } = new();
     /// <summary>Axolotl lora_target_linear: true targets every linear layer, whatever lora_target_modules says.</summary>
     public bool TargetLinear { get; set; }
-    /// <summary>A Hub model id given as base_model (no local folder of that name): needs the Hub client.</summary>
+    /// <summary>A Hub model id given as base_model (no local folder of that name), not yet resolved to its cached snapshot by the worker.</summary>
     public bool BaseModelIsHubId { get; set; }
     /// <summary>What the configuration mapped approximately (Axolotl spellings); the trainer prints these.</summary>
     public List<string> Notes { get; } = [];
@@ -169,7 +169,7 @@ public sealed class TrainingConfig
 
     public static readonly IReadOnlyList<Key> Keys =
     [
-        new("base_model", "HF model folder (an org/name Hub id needs the Hub client)", c => c.BaseModel, (c, v) =>
+        new("base_model", "HF model folder, or an org/name Hub id (revision_of_model picks the revision)", c => c.BaseModel, (c, v) =>
         {
             c.BaseModel = v.String("base_model");
             c.BaseModelIsHubId = !Path.IsPathRooted(c.BaseModel) && DatasetSpec.LooksLikeHubId(c.BaseModel, Directory.GetCurrentDirectory());
@@ -383,8 +383,9 @@ public sealed class TrainingConfig
         if (string.IsNullOrEmpty(BaseModel)) throw Missing("base_model");
         if (string.IsNullOrEmpty(Dataset) && Datasets.Count == 0) throw Missing("dataset");
         if (BaseModelIsHubId)
+            // The worker resolves a Hub id to its cached snapshot folder before training (lorabuild train); nothing else downloads.
             throw new LoraBuildException(ErrorCodes.HubSourceUnsupported,
-                $"base_model '{BaseModel}' is a Hugging Face Hub model id; this build has no Hub client yet, so base_model must be a local model folder.", source);
+                $"base_model '{BaseModel}' is a Hugging Face Hub model id that was not resolved to a folder: run it through `lorabuild train` (which downloads it into the HF cache), or give a local model folder.", source);
         if (WarmupRatio > 0 && WarmupSteps > 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "warmup_steps and warmup_ratio are mutually exclusive (as in Axolotl).", source);
         if (SavesPerEpoch > 0 && SaveStepsGiven) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "save_steps and saves_per_epoch are mutually exclusive (as in Axolotl).", source);
         if (EvalsPerEpoch > 0 && EvalSteps > 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "eval_steps and evals_per_epoch are mutually exclusive (as in Axolotl).", source);

@@ -4,7 +4,7 @@ namespace LoraBuild.Tests;
 
 /// <summary>
 /// Three of Axolotl's example configs train end to end, as they are but for their Hub ids: base_model and the dataset path
-/// point at a fixture model of the family and a small local dataset of the config's type (this build has no Hub client),
+/// point at a fixture model of the family and a small local dataset of the config's type (HubAxolotlExamplesTests in Cli.Tests runs three of them against the Hub emulator instead),
 /// with --set max_steps=2, sequence_len=256 (and chat_template: chatml where the fixture tokenizer has no template of its own).
 /// </summary>
 public class AxolotlTrainingTests : IDisposable

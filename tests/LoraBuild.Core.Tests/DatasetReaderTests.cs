@@ -159,7 +159,7 @@ public class DatasetReaderTests : IDisposable
     }
 
     [Fact]
-    public void Hub_dataset_id_is_refused_until_the_hub_client_is_wired_in()
+    public void Hub_dataset_id_is_refused_by_the_local_source()
     {
         var e = Assert.Throws<LoraBuildException>(() => DatasetLoader.Load([new DatasetSpec("tatsu-lab/alpaca", "c.yml", 7) { IsHub = true, Type = "alpaca" }], new LocalDatasetSource()));
         Assert.Equal((ErrorCodes.HubSourceUnsupported, "c.yml", 7), (e.Code, e.File, e.Line));

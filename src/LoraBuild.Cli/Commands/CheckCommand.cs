@@ -1,6 +1,8 @@
 using System.CommandLine;
 using LoraBuild.Diagnostics;
+using LoraBuild.Hub;
 using LoraBuild.Training;
+using LoraBuild.Training.Data.Hub;
 
 namespace LoraBuild.Cli.Commands;
 
@@ -23,7 +25,13 @@ public static class CheckCommand
             var errors = new List<LoraBuildException>();
             var settings = TrainingConfigLoader.Load(file, null, errors);
             settings.ApplyAll(TrainCommand.SetValues(parse.GetValue(set) ?? [], parse.GetValue(setOrigin)), errors);
-            var report = ConfigCheck.Run(settings, errors, file);
+            // Hub inputs: what a run would fetch, from lora.lock.json and the HF cache only (never the network).
+            var lockPath = Cli.Hub.HubInputs.DefaultLockPath(file)!;
+            var lockFile = LoraLockFile.TryRead(lockPath) ?? new LoraLockFile();
+            // Offline: the client answers from the cache or not at all.
+            using var client = new HubClient(HubSettings.FromEnvironment() with { Offline = true });
+            var datasets = new HubDatasetSource(client, new DatasetLock(lockFile, lockPath, locked: false, update: false));
+            var report = ConfigCheck.Run(settings, errors, file, datasets, c => DescribeHubModel(client, lockFile, c));
             Console.WriteLine($"{file}: effective settings");
             foreach (var (key, value) in report.Settings) Console.WriteLine($"  {key}: {value}");
             foreach (var dataset in report.Datasets) Console.WriteLine($"  {dataset}");
@@ -34,5 +42,20 @@ public static class CheckCommand
             return report.Ok ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>A Hub base_model as check lists it; when lora.lock.json pins it and the HF cache holds that snapshot, its folder.</summary>
+    static (string WouldFetch, string? CachedFolder) DescribeHubModel(HubClient client, LoraLockFile lockFile, TrainingConfig config)
+    {
+        if (HubReference.TryParse(config.BaseModel ?? "", RepoType.Model, config.RevisionOfModel) is not { } reference)
+            return ($"model {config.BaseModel}", null);
+        var what = $"model {reference}: config.json, tokenizer files and *.safetensors";
+        if (lockFile.Models.TryGetValue(reference.Repo.Id, out var entry) && entry.Revision == reference.Revision
+            && client.FromCache(reference.Repo, entry.Commit, ModelFiles.IsWanted) is { Files.Count: > 0 } locked
+            && entry.Files.Keys.All(f => locked.Files.Any(c => c.Path == f)))
+            return ($"{what}: locked at {entry.Commit[..12]}, in the HF cache: no download", locked.Folder);
+        if (client.FromCache(reference.Repo, reference.Revision, ModelFiles.IsWanted) is { Files.Count: > 0 } cached)
+            return ($"{what}: the HF cache has {reference.Revision} at {cached.Commit[..12]}", null);
+        return (what, null);
     }
 }

@@ -26,8 +26,11 @@ public static class TrainCommand
         var set = new Option<string[]>("--set") { Description = "Any key: --set key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var setOrigin = new Option<string?>("--set-origin") { Description = "Where the --set values were written, as FILE(LINE) (the SDK passes the project line of the item), for error locations." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint whose fingerprint matches." };
+        var lockPath = new Option<string?>("--lock") { Description = "lora.lock.json pinning Hub base models and datasets (default: beside --config)." };
+        var locked = new Option<bool>("--locked") { Description = "Fail when the lock is missing, lacks a Hub input, or a revision moved (LoraBuildLockedMode)." };
+        var update = new Option<bool>("--update-lock") { Description = "Re-resolve every Hub revision and rewrite the lock (LoraBuildUpdateLock)." };
         var command = new Command("train", "Fine-tune a LoRA / DoRA / QLoRA / QDoRA adapter (or all weights) from JSONL data.")
-            { config, model, dataset, evalDataset, output, rank, alpha, quantization, dora, steps, lr, seed, method, device, set, setOrigin, resume };
+            { config, model, dataset, evalDataset, output, rank, alpha, quantization, dora, steps, lr, seed, method, device, set, setOrigin, resume, lockPath, locked, update };
         command.SetAction(parse =>
         {
             var settings = new TrainingConfig();
@@ -63,8 +66,17 @@ public static class TrainCommand
             // Unless the command line replaced it, a YAML base_model that names no folder may be a Hub id as written.
             if (settings.BaseModel == yamlBaseModel && settings.BaseModel is { } fromYaml && !Directory.Exists(fromYaml) && settings.BaseModelAsWritten is { } written)
                 settings.BaseModel = written;
-            ResolveHubBaseModel(settings);
-            new Trainer(settings, Events.WorkerEventWriter.Console.Write, new Charts.LossChart()).Run(parse.GetValue(resume));
+            // A config mistake fails before anything is downloaded (the Hub id itself is resolved just below).
+            var hubModel = settings.BaseModelIsHubId;
+            settings.BaseModelIsHubId = false;
+            settings.Validate("training configuration");
+            settings.BaseModelIsHubId = hubModel;
+            // Hub inputs (base_model id, Hub datasets) are downloaded and pinned before the run starts.
+            using var hub = new Hub.HubInputs(parse.GetValue(lockPath) ?? Hub.HubInputs.DefaultLockPath(parse.GetValue(config)), parse.GetValue(locked), parse.GetValue(update));
+            hub.ResolveBaseModel(settings);
+            hub.ResolveDatasets(settings);
+            hub.SaveLock();
+            new Trainer(settings, Events.WorkerEventWriter.Console.Write, new Charts.LossChart()) { DatasetSource = hub.Datasets }.Run(parse.GetValue(resume));
             return 0;
         });
         return command;
@@ -93,18 +105,6 @@ public static class TrainCommand
         var open = text.LastIndexOf('(');
         return open > 0 && text.EndsWith(')') && int.TryParse(text[(open + 1)..^1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var line)
             ? (text[..open], line) : (text, 0);
-    }
-
-    /// <summary>base_model given as a Hub id (org/name[@rev], revision_of_model): its snapshot in the HF cache, downloaded if needed.</summary>
-    static void ResolveHubBaseModel(TrainingConfig settings)
-    {
-        if (settings.BaseModel is not { } model || Directory.Exists(model)) return;
-        if (LoraBuild.Hub.HubReference.TryParse(model, LoraBuild.Hub.RepoType.Model, settings.RevisionOfModel) is not { } reference) return;
-        using var client = new LoraBuild.Hub.HubClient(LoraBuild.Hub.HubSettings.FromEnvironment());
-        var snapshot = Hub.HubModels.Download(client, reference.Repo, reference.Revision);
-        settings.BaseModel = snapshot.Folder;
-        settings.BaseModelId ??= reference.Repo.Id;
-        settings.BaseModelCommit ??= snapshot.Commit;
     }
 
     static bool IsPath(string key, string text) =>

@@ -14,6 +14,10 @@ public sealed class BaseModelLock(HubClient client, string lockPath, bool locked
 {
     public bool Locked => locked;
     public bool Update => update;
+    public string Path => lockPath;
+
+    /// <summary>The lock being read and written; the datasets section is kept by DatasetLock over this same object.</summary>
+    public LoraLockFile LockFile => lockFile;
 
     readonly LoraLockFile lockFile = LoraLockFile.TryRead(lockPath) ?? new LoraLockFile();
     readonly bool existed = File.Exists(lockPath);

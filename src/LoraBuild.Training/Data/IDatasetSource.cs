@@ -17,17 +17,18 @@ public interface IDatasetSource
 }
 
 /// <summary>
-/// Local files and folders. A Hub id is refused with LB0502 until the Hub client is wired in: this build has no Hub client.
+/// Local files and folders only. A Hub id is refused with LB0502: the worker reads Hub datasets through
+/// <see cref="Hub.HubDatasetSource"/>, which hands local paths here.
 /// </summary>
 public sealed class LocalDatasetSource : IDatasetSource
 {
     public IReadOnlyList<string> Files(DatasetSpec spec) => spec.IsHub
         ? throw new LoraBuildException(ErrorCodes.HubSourceUnsupported,
-            $"dataset '{spec.Path}' is a Hugging Face Hub dataset id; this build has no Hub client yet, so only local files and folders can be read. " +
-            "Download the dataset's Parquet or JSONL files and give their path.", spec.Source, spec.Line, column: spec.Column)
+            $"dataset '{spec.Path}' is a Hugging Face Hub dataset id, and this reader reads local files and folders only. " +
+            "`lorabuild train` and `lorabuild check` resolve Hub datasets through the Hub client; elsewhere, download the dataset's files and give their path.", spec.Source, spec.Line, column: spec.Column)
         : Readers.DatasetFiles.Resolve(spec.Path, spec.DataFiles, spec.Source, spec.Line);
 
     public string? WouldFetch(DatasetSpec spec) => spec.IsHub
-        ? $"dataset {spec.Path}{(spec.Name is null ? "" : $" ({spec.Name})")} split {spec.Split ?? "train"}{(spec.Revision is null ? "" : $" at {spec.Revision}")}: its Parquet files (not available in this build: LB0502)"
+        ? $"dataset {spec.Path}{(spec.Name is null ? "" : $" ({spec.Name})")} split {spec.Split ?? "train"}{(spec.Revision is null ? "" : $" at {spec.Revision}")}: its data files, through the Hub client"
         : null;
 }
