@@ -23,14 +23,14 @@ public class KeyValuePoolTests
         Assert.True(KeyValuePool.Supports(model.Config));
         var vocabulary = (int)model.Config.VocabSize;
         var random = new Random(3);
-        var first = Enumerable.Range(0, 11).Select(_ => (long)random.Next(vocabulary)).ToArray();
+        var first = Enumerable.Range(0, 12).Select(_ => (long)random.Next(vocabulary)).ToArray();
         var second = Enumerable.Range(0, 7).Select(_ => (long)random.Next(vocabulary)).ToArray();
         using var _ = no_grad();
         using var pool = new KeyValuePool(model.Config, model.DType, model.Device);
         var (a, b) = (pool.Rent(), pool.Rent());
 
         // Pass 1: the first 7 positions of `first` as rows (a prefill chunk). Pass 2: the rest of `first` prefilled
-        // beside all of `second`. Passes 3-5: both decode one position each (one row per slot), `first` longer.
+        // beside all of `second`. Passes 3-4: both decode one position each (one row per slot), `first` longer; pass 5: `first` decodes alone.
         Tensor Pass(IReadOnlyList<int> decodeSlots, IReadOnlyList<long> decodeIds, IReadOnlyList<(int Slot, long[] Ids)> prefills)
         {
             var ids = decodeIds.Concat(prefills.SelectMany(p => p.Ids)).ToArray();
@@ -43,13 +43,15 @@ public class KeyValuePoolTests
         var decoded = new List<Tensor>();
         for (var step = 0; step < 2; step++)
             decoded.Add(Pass([a, b], [first[9 + step], second[5 + step]], []));
-        Assert.Equal((11, 7), (pool.Length(a), pool.Length(b)));
+        var alone = Pass([a], [first[11]], []);
+        Assert.Equal((12, 7), (pool.Length(a), pool.Length(b)));
 
         var firstWhole = WholeSequence(model, first);
         AssertClose(firstWhole.narrow(0, 0, 7), pass1);
         AssertClose(firstWhole.narrow(0, 7, 2), pass2.narrow(0, 0, 2));
         AssertClose(firstWhole.narrow(0, 9, 1), decoded[0].narrow(0, 0, 1));
         AssertClose(firstWhole.narrow(0, 10, 1), decoded[1].narrow(0, 0, 1));
+        AssertClose(firstWhole.narrow(0, 11, 1), alone);
         var secondWhole = WholeSequence(model, second);
         AssertClose(secondWhole.narrow(0, 0, 5), pass2.narrow(0, 2, 5));
         AssertClose(secondWhole.narrow(0, 5, 1), decoded[0].narrow(0, 1, 1));

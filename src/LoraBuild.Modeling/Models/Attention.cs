@@ -133,13 +133,15 @@ public sealed class Attention : nn.Module
         var outputs = new List<Tensor>();
         if (rows.DecodeRows > 0)
         {
-            var longest = rows.Past.Take(rows.DecodeRows).Max() + 1;
-            var (keys, values) = pool.Gather(layerIndex, rows.DecodeSlotIndex!, longest);
-            keys = RepeatKv(keys.transpose(1, 2));
-            values = RepeatKv(values.transpose(1, 2));
-            var mask = PaddingMask(rows.DecodePastIndex!, longest, q.dtype, q.device);
-            var qd = rows.DecodeRows == rows.Count ? q : q.narrow(0, 0, rows.DecodeRows);
-            outputs.Add(softcap is { } cap ? SoftCappedScores(qd, keys, values, cap, mask) : F.scaled_dot_product_attention(ScaledForSdpa(qd), keys, values, mask));
+            var decodeRows = rows.DecodeRows;
+            var longest = rows.Past.Take(decodeRows).Max() + 1;
+            // A lone row reads its slot in place; several rows are gathered into one padded batch.
+            var (keys, values) = decodeRows == 1 ? pool.Slot(layerIndex, rows.PoolSlots[0], longest) : pool.Gather(layerIndex, rows.DecodeSlotIndex!, longest);
+            var mask = rows.DecodePaddingMask(longest, q.dtype);
+            var qd = decodeRows == rows.Count ? q : q.narrow(0, 0, decodeRows);
+            outputs.Add(softcap is { } cap
+                ? SoftCappedScores(qd, RepeatKv(keys.transpose(1, 2)), RepeatKv(values.transpose(1, 2)), cap, mask)
+                : GroupedDecodeAttention(ScaledForSdpa(qd), keys.transpose(1, 2), values.transpose(1, 2), mask));
         }
         foreach (var segment in rows.Prefills)
         {
@@ -154,9 +156,22 @@ public sealed class Attention : nn.Module
         return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
     }
 
+    /// <summary>
+    /// One query position per row over unrepeated key/value heads: the query heads sharing a key/value head become that
+    /// head's query positions ([rows, kv_heads, groups, head_dim]), so the keys and values are never copied per query
+    /// head. <paramref name="mask"/> [rows, 1, 1, keys] applies to every group alike.
+    /// </summary>
+    Tensor GroupedDecodeAttention(Tensor q, Tensor keys, Tensor values, Tensor mask)
+    {
+        var rows = q.shape[0];
+        var groups = heads / kvHeads;
+        var grouped = q.reshape(rows, kvHeads, groups, headDim);
+        return F.scaled_dot_product_attention(grouped, keys, values, mask).reshape(rows, heads, 1, headDim);
+    }
+
     /// <summary>Additive mask [rows, 1, 1, longest]: 0 for a row's own positions, -inf for the padding after them.
     /// Always given, so a row computes the same way alone as in a batch.</summary>
-    static Tensor PaddingMask(Tensor positions, long longest, ScalarType dtype, Device device)
+    internal static Tensor PaddingMask(Tensor positions, long longest, ScalarType dtype, Device device)
     {
         var rows = positions.shape[0];
         var padding = OwnedScalars.Range(0, longest, device).unsqueeze(0).gt(positions.unsqueeze(1));

@@ -69,6 +69,17 @@ public sealed class RowCaches : IDisposable
     public IReadOnlyList<long> Past { get; }
     public int Count { get; }
 
+    Tensor? decodeMask;
+
+    /// <summary>The decoding rows' padding mask [rows, 1, 1, longest], built once and shared by every layer.</summary>
+    public Tensor DecodePaddingMask(long longest, ScalarType dtype)
+    {
+        if (decodeMask is not null && decodeMask.shape[3] == longest && decodeMask.dtype == dtype) return decodeMask;
+        decodeMask?.Dispose();
+        decodeMask = Attention.PaddingMask(DecodePastIndex!, longest, dtype, DecodePastIndex!.device).DetachFromDisposeScope();
+        return decodeMask;
+    }
+
     /// <summary>After the forward pass: every pool row holds <paramref name="newPositions"/> more positions.</summary>
     public void Advance(long newPositions)
     {
@@ -82,5 +93,6 @@ public sealed class RowCaches : IDisposable
         PastIndex?.Dispose();
         DecodeSlotIndex?.Dispose();
         DecodePastIndex?.Dispose();
+        decodeMask?.Dispose();
     }
 }
