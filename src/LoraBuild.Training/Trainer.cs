@@ -9,6 +9,7 @@ using LoraBuild.Generation;
 using LoraBuild.IO;
 using LoraBuild.Models;
 using LoraBuild.Native;
+using LoraBuild.Quantization;
 using LoraBuild.SafeTensors;
 using LoraBuild.Tokenization;
 using LoraBuild.Training.Data;
@@ -105,16 +106,16 @@ public sealed class Trainer
         var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant());
         var fingerprint = RunFingerprint.Compute(description);
 
-        // QLoRA quantises each weight as it is read, so the dense model never exists whole.
-        using var model = ModelLoader.Load(config.BaseModel!, dtype, device,
-            !Full && config.Quantization == "nf4" ? new Nf4Loading(config.DoubleQuant) : null);
+        // A quantised base (QLoRA's NF4, load_in_8bit's int8) is quantised as each weight is read, so the dense model never exists whole.
+        var quantization = Full ? null : BaseQuantization.For(config.Quantization, config.DoubleQuant);
+        using var model = ModelLoader.Load(config.BaseModel!, dtype, device, quantization is null ? null : new QuantizedLoading(quantization));
         var loraConfig = config.ToLoraConfig();
         var trainable = PrepareModel(model, loraConfig);
         var trainableCount = trainable.Sum(p => p.numel());
         var totalCount = model.BaseParameterCount() + (Full ? 0 : trainableCount);
         Result(WorkerPhases.Loading, $"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
             $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
-            $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
+            $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(quantization is null ? "" : " over " + quantization.Description)}")}, " +
             $"{device.type.ToString().ToLowerInvariant()} {dtype}");
 
         outputFolder.CheckFreeSpace(RunBytesNeeded(trainable));
@@ -245,7 +246,7 @@ public sealed class Trainer
         model.Model.GradientCheckpointing = config.GradientCheckpointing;
         if (!Full)
         {
-            if (config.Quantization == "nf4") LoraModel.QuantizeBaseNf4(model, config.DoubleQuant);
+            if (BaseQuantization.For(config.Quantization, config.DoubleQuant) is { } scheme) LoraModel.QuantizeBase(model, scheme);
             manual_seed(config.Seed);
             LoraModel.AddAdapter(model, AdapterName, loraConfig);
             LoraModel.SetActiveAdapters(model, AdapterName);

@@ -22,7 +22,7 @@ public static class CheckpointBenchmark
     public static CheckpointBenchResult Run(string modelDirectory, string method, int batch, int sequence, int warmup, int steps,
         int rank, Device device, ScalarType dtype, Action<string> log)
     {
-        var quantize = method is "qlora" or "qdora" ? new Nf4Loading(doubleQuantization: true) : null;
+        var quantize = method is "qlora" or "qdora" ? new QuantizedLoading(new Quantization.BaseQuantization(Quantization.BaseQuantization.Nf4, DoubleQuantization: true)) : null;
         var managedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
         using var model = ModelLoader.Load(modelDirectory, dtype, device, quantize);
