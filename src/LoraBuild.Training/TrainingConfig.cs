@@ -80,6 +80,8 @@ public sealed class TrainingConfig
     /// <summary>Axolotl evals_per_epoch / saves_per_epoch: eval_steps / save_steps = ceil(total / (n x num_epochs)) (utils/config).</summary>
     public int EvalsPerEpoch { get; set; }
     public int SavesPerEpoch { get; set; }
+    /// <summary>Axolotl early_stopping_patience (0 = off): stop after this many evaluations in a row without a lower eval loss.</summary>
+    public int EarlyStoppingPatience { get; set; }
     /// <summary>Axolotl train_on_inputs: the prompt tokens are learned too.</summary>
     public bool TrainOnInputs { get; set; }
     /// <summary>Axolotl special_tokens (pad_token, eos_token, ...): each must already be a token of the model's vocabulary.</summary>
@@ -200,6 +202,17 @@ public sealed class TrainingConfig
         new("warmup_ratio", "Axolotl: warm-up steps = int(ratio x total steps)", c => c.WarmupRatio, (c, v) => c.WarmupRatio = v.Double("warmup_ratio", 0, 1)),
         new("evals_per_epoch", "Axolotl: evaluations per epoch (eval_steps = ceil(total / (n x num_epochs)))", c => c.EvalsPerEpoch, (c, v) => c.EvalsPerEpoch = v.Int("evals_per_epoch", 0, MaxCount)),
         new("saves_per_epoch", "Axolotl: checkpoints per epoch (save_steps = ceil(total / (n x num_epochs)))", c => c.SavesPerEpoch, (c, v) => c.SavesPerEpoch = v.Int("saves_per_epoch", 0, MaxCount)),
+        // When it stops depends on how often evaluation runs, so the eval cadence joins the fingerprint with it; unset
+        // (null) it leaves every earlier fingerprint as it was.
+        new("early_stopping_patience", "Axolotl: stop after N evaluations in a row without a lower eval loss (transformers' EarlyStoppingCallback; needs evaluation during training)",
+            c => c.EarlyStoppingPatience > 0 ? $"{c.EarlyStoppingPatience} (eval_steps {c.EvalSteps}, evals_per_epoch {c.EvalsPerEpoch})" : null,
+            (c, v) =>
+            {
+                c.EarlyStoppingPatience = v.Int("early_stopping_patience", 0, MaxCount);
+                if (c.EarlyStoppingPatience > 0)
+                    c.AddNote(v, "early_stopping_patience: the adapter written is the one at the step training stopped; Axolotl also sets load_best_model_at_end " +
+                        "(when save_steps is a multiple of eval_steps), which reloads the checkpoint with the best eval loss: not done here.");
+            }),
         new("train_on_inputs", "Axolotl: learn the prompt tokens too", c => c.TrainOnInputs, (c, v) => c.TrainOnInputs = v.Bool("train_on_inputs")),
         new("special_tokens", "Axolotl: pad_token / eos_token / bos_token / unk_token, tokens of the model's vocabulary", c => string.Join(",", c.SpecialTokenOverrides.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.SpecialTokenOverrides = SpecialTokens(v)),
         new("shuffle_merged_datasets", "Axolotl: true (the trainer shuffles with seed); false is refused", c => null, (c, v) => { if (!v.Bool("shuffle_merged_datasets")) throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused, "'shuffle_merged_datasets: false' is not supported: batches here are always drawn in a seeded shuffled order.", v.Source, v.Line, column: v.Column); }),
@@ -357,6 +370,9 @@ public sealed class TrainingConfig
             case "special_tokens":
                 SpecialTokenOverrides = new();
                 return;
+            case "early_stopping_patience":
+                EarlyStoppingPatience = 0;
+                return;
         }
         if (key.Get(new TrainingConfig()) is { } fallback && Convert.ToString(fallback, CultureInfo.InvariantCulture) is { Length: > 0 } text)
             key.Set(this, at with { Scalar = text });
@@ -417,6 +433,10 @@ public sealed class TrainingConfig
         if (Method == "full" && (Quantization != "none" || UseDora))
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full trains every weight; quantization and use_dora apply to LoRA only.", source);
         if (MaxSteps == 0 && NumEpochs <= 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "Set max_steps or a positive num_epochs.", source);
+        if (EarlyStoppingPatience > 0 && (EvalSpecs.Count == 0 && ValSetSize <= 0 || EvalSteps == 0 && EvalsPerEpoch == 0))
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
+                "early_stopping_patience needs evaluation during training: an eval set (eval_dataset, test_datasets or val_set_size) and eval_steps or evals_per_epoch " +
+                "(as transformers' EarlyStoppingCallback requires an evaluation strategy).", source);
         if (ValSetSize > 0 && EvalDataset is not null)
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "Give eval_dataset or val_set_size, not both.", source);
     }

@@ -82,7 +82,6 @@ public static class AxolotlKeys
         Refuse("resuming from a named checkpoint folder is not supported; lorabuild train --resume continues from the run's own newest matching checkpoint",
             "resume_from_checkpoint");
         Refuse("training whole modules beside the adapter (embed_tokens, lm_head) is not supported here", "lora_modules_to_save");
-        Refuse("early stopping on evaluation loss is not implemented here; set max_steps or num_epochs", "early_stopping_patience");
         Refuse("a config or tokenizer from another repository than base_model is not supported; the base model's own are used",
             "base_model_config", "tokenizer_config");
         Refuse("grouping examples by length changes the batches; batches here keep the (shuffled) dataset order", "group_by_length");
