@@ -103,6 +103,8 @@ public static class LoraModel
     {
         foreach (var (name, layer) in model.LinearLayers())
             if (name != CausalLM.OutputHeadName) layer.Quantize(scheme);
+        // The freed dense weights and temporaries sit in heap holes between the long-lived quantised blocks: hand them back.
+        NativeHeap.ReleaseFreePages();
     }
 
     /// <summary>Folds the adapter into the base weights (W' = W + s·B·A, or DoRA's rescaled form) and removes it. A merged

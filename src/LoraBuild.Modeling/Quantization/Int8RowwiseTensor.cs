@@ -46,7 +46,8 @@ public sealed class Int8RowwiseTensor : IQuantizedWeight
         var rowAbsmax = w.abs().amax([1L]);
         // An all-zero row keeps absmax 0 (dequantises to zeros); the clamp only avoids 0/0 for its codes.
         var scale = full_like(rowAbsmax, MaxCodeScalar).div_(rowAbsmax.clamp_min(MinAbsmax)).unsqueeze(1);
-        var quantised = w.mul(scale).round().clamp(MinCode, MaxCodeScalar).to_type(ScalarType.Int8).contiguous();
+        // In place after the first product: one dense float32 temporary per weight, not three.
+        var quantised = w.mul(scale).round_().clamp_(MinCode, MaxCodeScalar).to_type(ScalarType.Int8).contiguous();
         return new Int8RowwiseTensor(weight.shape, quantised.MoveToOuterDisposeScope(), rowAbsmax.contiguous().MoveToOuterDisposeScope());
     }
 
