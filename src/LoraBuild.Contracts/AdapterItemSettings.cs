@@ -25,7 +25,7 @@ public static class AdapterItemSettings
         new("Alpha", "lora_alpha", Kind.Number),
         new("Dropout", "lora_dropout", Kind.Number),
         new("TargetModules", "target_modules", Kind.Text),
-        new("Quantization", "quantization", Kind.Choice, "none", "nf4"),
+        new("Quantization", "quantization", Kind.Choice, "none", "nf4", "int8"),
         new("UseDora", "use_dora", Kind.Boolean),
         new("UseRsLora", "use_rslora", Kind.Boolean),
         new("Method", "method", Kind.Choice, "lora", "full"),

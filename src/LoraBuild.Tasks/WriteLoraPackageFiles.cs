@@ -60,7 +60,7 @@ public sealed class WriteLoraPackageFiles : Microsoft.Build.Utilities.Task
             card.AppendLine($"| base model sha256 | `{baseSha}` |");
             card.AppendLine($"| dataset sha256 | `{Sha(adapter.GetMetadata("Dataset"))}` |");
             if (!string.IsNullOrEmpty(adapter.GetMetadata("EvalDataset"))) card.AppendLine($"| eval dataset sha256 | `{Sha(adapter.GetMetadata("EvalDataset"))}` |");
-            card.AppendLine($"| method | {(c.GetProperty("use_dora").GetBoolean() ? "DoRA" : "LoRA")}{(b.Manifest.GetProperty("quantization").GetString() == "nf4" ? " over an NF4 base (QLoRA)" : "")} |");
+            card.AppendLine($"| method | {(c.GetProperty("use_dora").GetBoolean() ? "DoRA" : "LoRA")}{b.Manifest.GetProperty("quantization").GetString() switch { "nf4" => " over an NF4 base (QLoRA)", "int8" => " over an int8 base (8-bit, weight-only)", _ => "" }} |");
             card.AppendLine($"| r / lora_alpha / dropout | {c.GetProperty("r")} / {c.GetProperty("lora_alpha")} / {c.GetProperty("lora_dropout")} |");
             card.AppendLine($"| target modules | {string.Join(", ", c.GetProperty("target_modules").EnumerateArray().Select(t => t.GetString()))} |");
             card.AppendLine(string.Create(inv, $"| trainable parameters | {m.GetProperty("trainable_parameters").GetInt64():N0} ({m.GetProperty("trainable_percent").GetDouble():0.###}% of the model) |"));

@@ -9,6 +9,7 @@ using LoraBuild.Generation;
 using LoraBuild.IO;
 using LoraBuild.Models;
 using LoraBuild.Native;
+using LoraBuild.Quantization;
 using LoraBuild.SafeTensors;
 using LoraBuild.Tokenization;
 using LoraBuild.Training.Data;
@@ -40,7 +41,11 @@ public sealed class SvgLossChart : ILossChart
 
 /// <summary>What a finished run produced.</summary>
 public sealed record TrainingResult(string OutputDirectory, string Fingerprint, long Steps, double FinalLoss, IReadOnlyList<LossPoint> Curve,
-    EvalMetrics? Eval, EvalMetrics? BaseEval, long TrainableParameters, long TotalParameters, double TokensPerSecond, long PeakMemoryBytes, double Seconds);
+    EvalMetrics? Eval, EvalMetrics? BaseEval, long TrainableParameters, long TotalParameters, double TokensPerSecond, long PeakMemoryBytes, double Seconds)
+{
+    /// <summary>The step early_stopping_patience ended training at (then <see cref="Steps"/> is that step); null when it ran to the end.</summary>
+    public long? StoppedEarlyAtStep { get; init; }
+}
 
 /// <summary>
 /// Fine-tunes a model: LoRA / DoRA (optionally over an NF4 base: QLoRA / QDoRA) or every weight (<c>method: full</c>).
@@ -84,7 +89,9 @@ public sealed class Trainer
         IReadOnlyList<RawExample>? EvalRaw, IReadOnlyList<TokenizedExample>? EvalEncoded, IReadOnlySet<int> StopIds, int PadId);
 
     /// <summary>What the step loop produced.</summary>
-    sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds, List<EvalPoint> EvalCurve);
+    /// <summary>What the loop did: <c>TotalSteps</c> is the steps taken (fewer than planned when early stopping ended it).</summary>
+    sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds, List<EvalPoint> EvalCurve,
+        long? StoppedEarlyAt = null);
 
     bool Full => config.Method == "full";
 
@@ -105,16 +112,16 @@ public sealed class Trainer
         var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant(), DatasetSource);
         var fingerprint = RunFingerprint.Compute(description);
 
-        // QLoRA quantises each weight as it is read, so the dense model never exists whole.
-        using var model = ModelLoader.Load(config.BaseModel!, dtype, device,
-            !Full && config.Quantization == "nf4" ? new Nf4Loading(config.DoubleQuant) : null);
+        // A quantised base (QLoRA's NF4, load_in_8bit's int8) is quantised as each weight is read, so the dense model never exists whole.
+        var quantization = Full ? null : BaseQuantization.For(config.Quantization, config.DoubleQuant);
+        using var model = ModelLoader.Load(config.BaseModel!, dtype, device, quantization is null ? null : new QuantizedLoading(quantization));
         var loraConfig = config.ToLoraConfig();
         var trainable = PrepareModel(model, loraConfig);
         var trainableCount = trainable.Sum(p => p.numel());
         var totalCount = model.BaseParameterCount() + (Full ? 0 : trainableCount);
         Result(WorkerPhases.Loading, $"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
             $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
-            $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(config.Quantization == "nf4" ? " over an NF4 base" : "")}")}, " +
+            $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(quantization is null ? "" : " over " + quantization.Description)}")}, " +
             $"{device.type.ToString().ToLowerInvariant()} {dtype}");
 
         outputFolder.CheckFreeSpace(RunBytesNeeded(trainable));
@@ -151,7 +158,7 @@ public sealed class Trainer
         WriteProbe(model, data.Train[0], Path.Combine(output, ProbeFile));
 
         var result = new TrainingResult(output, fingerprint, steps.TotalSteps, steps.LastLoss, steps.Curve, eval, baseEval, trainableCount, totalCount,
-            steps.Tokens / Math.Max(1e-9, steps.Seconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds);
+            steps.Tokens / Math.Max(1e-9, steps.Seconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds) { StoppedEarlyAtStep = steps.StoppedEarlyAt };
         if (eval is not null) steps.EvalCurve.Add(new EvalPoint(steps.TotalSteps, eval.EvalLoss));
         AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result, steps.EvalCurve));
         chart.Write(output, config.AdapterName ?? (Full ? "full fine-tuning" : Path.GetFileName(output)), steps.Curve, steps.EvalCurve);
@@ -164,7 +171,8 @@ public sealed class Trainer
             output = Full ? ModelFolder : AdapterFolder,
         }, new JsonSerializerOptions { WriteIndented = true }));
         checkpoints.DeleteAll();
-        Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture, $"done: {steps.TotalSteps} steps in {steps.Seconds:0.0}s, final loss {steps.LastLoss:0.0000}, output {output}"));
+        Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture,
+            $"done: {steps.TotalSteps} steps{(steps.StoppedEarlyAt is { } stop ? $" (stopped early at step {stop})" : "")} in {steps.Seconds:0.0}s, final loss {steps.LastLoss:0.0000}, output {output}"));
         return result;
     }
 
@@ -248,7 +256,7 @@ public sealed class Trainer
         model.Model.GradientCheckpointing = config.GradientCheckpointing;
         if (!Full)
         {
-            if (config.Quantization == "nf4") LoraModel.QuantizeBaseNf4(model, config.DoubleQuant);
+            if (BaseQuantization.For(config.Quantization, config.DoubleQuant) is { } scheme) LoraModel.QuantizeBase(model, scheme);
             manual_seed(config.Seed);
             LoraModel.AddAdapter(model, AdapterName, loraConfig);
             LoraModel.SetActiveAdapters(model, AdapterName);
@@ -280,6 +288,9 @@ public sealed class Trainer
         {
             Result(WorkerPhases.Training, "resume: no checkpoint with a matching fingerprint; starting from step 0");
         }
+        // Replayed from the checkpoint's eval curve: a resumed run keeps the patience counter it had.
+        var earlyStopping = config.EarlyStoppingPatience > 0 ? EarlyStopping.Replay(config.EarlyStoppingPatience, evalCurve) : null;
+        long? stoppedEarlyAt = null;
 
         model.train();
         var window = Stopwatch.StartNew();
@@ -334,11 +345,18 @@ public sealed class Trainer
                 var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
                 Result(WorkerPhases.Evaluation, string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
                 evalCurve.Add(new EvalPoint(done, quick.EvalLoss));
+                if (earlyStopping?.Observe(quick.EvalLoss) == true) stoppedEarlyAt = done;
             }
-            if (cadence.SaveSteps > 0 && done % cadence.SaveSteps == 0 && done < totalSteps)
+            if (cadence.SaveSteps > 0 && done % cadence.SaveSteps == 0 && done < totalSteps && stoppedEarlyAt is null)
             {
                 var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve, evalCurve);
                 Result(WorkerPhases.Training, $"checkpoint: {path}");
+            }
+            if (stoppedEarlyAt is not null)
+            {
+                Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture,
+                    $"early stopping at step {done} of {totalSteps}: eval loss has not gone below {earlyStopping!.Best:0.0000} for {earlyStopping.Counter} evaluations in a row (early_stopping_patience {earlyStopping.Patience})"));
+                return new StepsOutcome(done, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve, done);
             }
         }
         return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve);
@@ -420,6 +438,7 @@ public sealed class Trainer
         {
             ["fingerprint"] = r.Fingerprint,
             ["steps"] = r.Steps,
+            ["stopped_early_at_step"] = r.StoppedEarlyAtStep,
             ["final_train_loss"] = r.FinalLoss,
             ["trainable_parameters"] = r.TrainableParameters,
             ["total_parameters"] = r.TotalParameters,

@@ -38,6 +38,8 @@ public sealed class TrainingConfig
     public Dictionary<string, double> AlphaPattern { get; set; } = new();
     public string Quantization { get; set; } = "none";
     public bool DoubleQuant { get; set; } = true;
+    // Which Axolotl key chose the quantization, where: load_in_8bit and load_in_4bit / adapter: qlora conflict.
+    (string Key, string Source, int Line)? axolotlQuantization;
     public double LearningRate { get; set; } = 2e-4;
     public string LrScheduler { get; set; } = "linear";
     public int WarmupSteps { get; set; }
@@ -78,6 +80,8 @@ public sealed class TrainingConfig
     /// <summary>Axolotl evals_per_epoch / saves_per_epoch: eval_steps / save_steps = ceil(total / (n x num_epochs)) (utils/config).</summary>
     public int EvalsPerEpoch { get; set; }
     public int SavesPerEpoch { get; set; }
+    /// <summary>Axolotl early_stopping_patience (0 = off): stop after this many evaluations in a row without a lower eval loss.</summary>
+    public int EarlyStoppingPatience { get; set; }
     /// <summary>Axolotl train_on_inputs: the prompt tokens are learned too.</summary>
     public bool TrainOnInputs { get; set; }
     /// <summary>Axolotl special_tokens (pad_token, eos_token, ...): each must already be a token of the model's vocabulary.</summary>
@@ -191,13 +195,24 @@ public sealed class TrainingConfig
         new("init_lora_weights", "default | gaussian", c => c.InitLoraWeights, (c, v) => c.InitLoraWeights = v.OneOf("init_lora_weights", "default", "true", "gaussian") is "true" ? "default" : v.Scalar!.ToLowerInvariant()),
         new("rank_pattern", "per-module rank", c => string.Join(",", c.RankPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.RankPattern = v.Mapping("rank_pattern", s => (v with { Scalar = s, Map = null }).Int("rank_pattern", 1, MaxRank))),
         new("alpha_pattern", "per-module alpha", c => string.Join(",", c.AlphaPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value.ToString(CultureInfo.InvariantCulture)}")), (c, v) => c.AlphaPattern = v.Mapping("alpha_pattern", s => (v with { Scalar = s, Map = null }).Double("alpha_pattern", 0, 1e6, aboveMin: true))),
-        new("quantization", "none | nf4", c => c.Quantization, (c, v) => c.Quantization = v.OneOf("quantization", "none", "nf4")),
+        new("quantization", "none | nf4 | int8 (row-wise absmax int8 weights, weight-only)", c => c.Quantization, (c, v) => c.Quantization = v.OneOf("quantization", "none", "nf4", "int8")),
         new("double_quant", "8-bit absmax constants", c => c.DoubleQuant, (c, v) => c.DoubleQuant = v.Bool("double_quant")),
         new("learning_rate", "peak learning rate", c => c.LearningRate, (c, v) => c.LearningRate = v.Double("learning_rate", 0, 10), "lr"),
         new("lr_scheduler", "constant | linear | cosine (constant_with_warmup = constant)", c => c.LrScheduler, (c, v) => c.LrScheduler = v.OneOf("lr_scheduler", "constant", "linear", "cosine", "constant_with_warmup") is "constant_with_warmup" ? "constant" : v.Scalar!.ToLowerInvariant()),
         new("warmup_ratio", "Axolotl: warm-up steps = int(ratio x total steps)", c => c.WarmupRatio, (c, v) => c.WarmupRatio = v.Double("warmup_ratio", 0, 1)),
         new("evals_per_epoch", "Axolotl: evaluations per epoch (eval_steps = ceil(total / (n x num_epochs)))", c => c.EvalsPerEpoch, (c, v) => c.EvalsPerEpoch = v.Int("evals_per_epoch", 0, MaxCount)),
         new("saves_per_epoch", "Axolotl: checkpoints per epoch (save_steps = ceil(total / (n x num_epochs)))", c => c.SavesPerEpoch, (c, v) => c.SavesPerEpoch = v.Int("saves_per_epoch", 0, MaxCount)),
+        // When it stops depends on how often evaluation runs, so the eval cadence joins the fingerprint with it; unset
+        // (null) it leaves every earlier fingerprint as it was.
+        new("early_stopping_patience", "Axolotl: stop after N evaluations in a row without a lower eval loss (transformers' EarlyStoppingCallback; needs evaluation during training)",
+            c => c.EarlyStoppingPatience > 0 ? $"{c.EarlyStoppingPatience} (eval_steps {c.EvalSteps}, evals_per_epoch {c.EvalsPerEpoch})" : null,
+            (c, v) =>
+            {
+                c.EarlyStoppingPatience = v.Int("early_stopping_patience", 0, MaxCount);
+                if (c.EarlyStoppingPatience > 0)
+                    c.AddNote(v, "early_stopping_patience: the adapter written is the one at the step training stopped; Axolotl also sets load_best_model_at_end " +
+                        "(when save_steps is a multiple of eval_steps), which reloads the checkpoint with the best eval loss: not done here.");
+            }),
         new("train_on_inputs", "Axolotl: learn the prompt tokens too", c => c.TrainOnInputs, (c, v) => c.TrainOnInputs = v.Bool("train_on_inputs")),
         new("special_tokens", "Axolotl: pad_token / eos_token / bos_token / unk_token, tokens of the model's vocabulary", c => string.Join(",", c.SpecialTokenOverrides.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.SpecialTokenOverrides = SpecialTokens(v)),
         new("shuffle_merged_datasets", "Axolotl: true (the trainer shuffles with seed); false is refused", c => null, (c, v) => { if (!v.Bool("shuffle_merged_datasets")) throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused, "'shuffle_merged_datasets: false' is not supported: batches here are always drawn in a seeded shuffled order.", v.Source, v.Line, column: v.Column); }),
@@ -230,12 +245,35 @@ public sealed class TrainingConfig
         // Axolotl spellings that are not one key of ours: mapped onto ours.
         new("datasets", "Axolotl: the training datasets, mixed", c => null, (c, v) => { c.Datasets = DatasetList(c, v, "datasets"); c.Dataset = c.Datasets[0].Path; }),
         new("test_datasets", "Axolotl: the evaluation datasets", c => null, (c, v) => { c.EvalDatasets = DatasetList(c, v, "test_datasets"); c.EvalDataset = c.EvalDatasets[0].Path; }),
-        new("adapter", "Axolotl: lora | qlora (= quantization: nf4)", c => null, (c, v) => { if (v.OneOf("adapter", "lora", "qlora") == "qlora") c.Quantization = "nf4"; }),
-        new("load_in_4bit", "Axolotl: true = quantization: nf4", c => null, (c, v) => { if (v.Bool("load_in_4bit")) c.Quantization = "nf4"; }),
+        new("adapter", "Axolotl: lora | qlora (= quantization: nf4)", c => null, (c, v) => { if (v.OneOf("adapter", "lora", "qlora") == "qlora") SetQuantization(c, v, "adapter: qlora", "nf4"); }),
+        new("load_in_4bit", "Axolotl: true = quantization: nf4", c => null, (c, v) => { if (v.Bool("load_in_4bit")) SetQuantization(c, v, "load_in_4bit", "nf4"); }),
+        new("load_in_8bit", "Axolotl: true = quantization: int8 (bitsandbytes' row-wise int8 weights; weight-only, no LLM.int8 outlier matmul)", c => null, (c, v) =>
+        {
+            if (!v.Bool("load_in_8bit")) return;
+            SetQuantization(c, v, "load_in_8bit", "int8");
+            c.AddNote(v, "load_in_8bit: the base is held as int8 weights with one absmax per output row, as bitsandbytes' Int8Params stores them; " +
+                "the matmul here is float over the dequantised weight (weight-only int8), not LLM.int8()'s int8 matmul with outlier decomposition, " +
+                "so the result is close to but not bit-identical with bitsandbytes'.");
+        }),
                 new("lora_target_linear", "Axolotl: true = target_modules: all-linear", c => null, (c, v) => c.TargetLinear = v.Bool("lora_target_linear")),
         new("bf16", "Axolotl: true = dtype: bfloat16, false = float32, auto", c => null, (c, v) => c.Dtype = v.OneOf("bf16", "true", "false", "auto") switch { "true" => "bfloat16", "false" => "float32", _ => "auto" }),
         .. AxolotlKeys.Table.Select(AxolotlKeys.AsKey),
     ];
+
+    /// <summary>
+    /// Axolotl's 4-bit (adapter: qlora, load_in_4bit) and 8-bit (load_in_8bit) bases exclude each other, as there, within
+    /// one file; a later source (--set on the command line) overrides the file's choice.
+    /// </summary>
+    static void SetQuantization(TrainingConfig c, Value v, string key, string scheme)
+    {
+        if (c.axolotlQuantization is { } earlier && earlier.Source == v.Source && c.Quantization != scheme)
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
+                $"'{key}' asks for {Bits(scheme)} base but '{earlier.Key}' (line {earlier.Line}) asked for {Bits(c.Quantization)} one; " +
+                "load_in_8bit and load_in_4bit / adapter: qlora exclude each other.", v.Source, v.Line, column: v.Column);
+        c.Quantization = scheme;
+        c.axolotlQuantization = (key, v.Source, v.Line);
+        static string Bits(string s) => s == "int8" ? "an 8-bit" : "a 4-bit";
+    }
 
     static bool GradientCheckpointingValue(TrainingConfig c, Value v)
     {
@@ -332,6 +370,9 @@ public sealed class TrainingConfig
             case "special_tokens":
                 SpecialTokenOverrides = new();
                 return;
+            case "early_stopping_patience":
+                EarlyStoppingPatience = 0;
+                return;
         }
         if (key.Get(new TrainingConfig()) is { } fallback && Convert.ToString(fallback, CultureInfo.InvariantCulture) is { Length: > 0 } text)
             key.Set(this, at with { Scalar = text });
@@ -393,6 +434,10 @@ public sealed class TrainingConfig
         if (Method == "full" && (Quantization != "none" || UseDora))
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full trains every weight; quantization and use_dora apply to LoRA only.", source);
         if (MaxSteps == 0 && NumEpochs <= 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "Set max_steps or a positive num_epochs.", source);
+        if (EarlyStoppingPatience > 0 && (EvalSpecs.Count == 0 && ValSetSize <= 0 || EvalSteps == 0 && EvalsPerEpoch == 0))
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
+                "early_stopping_patience needs evaluation during training: an eval set (eval_dataset, test_datasets or val_set_size) and eval_steps or evals_per_epoch " +
+                "(as transformers' EarlyStoppingCallback requires an evaluation strategy).", source);
         if (ValSetSize > 0 && EvalDataset is not null)
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "Give eval_dataset or val_set_size, not both.", source);
     }

@@ -116,7 +116,7 @@ public class Nf4Tests
         var expectedGrad = x.grad!.clone();
         x.grad!.zero_();
 
-        var actual = Nf4Linear.apply([x, weight, .. bias is null ? Array.Empty<object>() : [bias]]);
+        var actual = QuantizedLinear.apply([x, weight, .. bias is null ? Array.Empty<object>() : [bias]]);
         // The node's empty_like output cache is dropped right away (pins TorchSharp's private field: see AutogradOutputCache).
         Assert.Equal(1, AutogradOutputCache.Release());
         actual.backward([upstream]);
@@ -146,7 +146,7 @@ public class Nf4Tests
             var h = x;
             foreach (var w in weights)
             {
-                h = fourBit ? Nf4Linear.apply(h, w) : nn.functional.linear(h, w.Dequantize(ScalarType.Float32));
+                h = fourBit ? QuantizedLinear.apply(h, w) : nn.functional.linear(h, w.Dequantize(ScalarType.Float32));
                 if (fourBit) AutogradOutputCache.Release();
             }
             var growth = HostMemory.ResidentBytes() - before;

@@ -67,7 +67,7 @@ public class TargetLogicTests
 
     [Theory]
     [InlineData("Rank=\"abc\"", "Rank=\"abc\" is not a non-negative integer")]
-    [InlineData("Quantization=\"nf5\"", "Quantization=\"nf5\" is not one of none, nf4")]
+    [InlineData("Quantization=\"nf5\"", "Quantization=\"nf5\" is not one of none, nf4, int8")]
     [InlineData("UseDora=\"maybe\"", "UseDora=\"maybe\" is not true or false")]
     public void Bad_metadata_names_item_metadata_and_line(string metadata, string message)
     {

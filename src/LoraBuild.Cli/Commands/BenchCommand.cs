@@ -26,7 +26,7 @@ public static class BenchCommand
         var inProcess = new Option<bool>("--in-process") { Description = "Run all cases in this process (peak memory then carries over between cases)." };
         var model = new Option<string?>("--model")
         {
-            Description = "An HF model folder to benchmark instead of the random shapes: load time, NF4 quantisation time, peak resident memory, " +
+            Description = "An HF model folder to benchmark instead of the random shapes: load time, NF4 / int8 quantisation time, peak resident memory, " +
                           "seconds per step (all linear layers, r = --rank) and adapter size; one method (the first of --methods).",
         };
         var rank = new Option<int>("--rank") { DefaultValueFactory = _ => 16 };
@@ -39,7 +39,7 @@ public static class BenchCommand
             if (parse.GetValue(model) is { } modelDirectory)
             {
                 var method = parse.GetValue(methods)!.Split(',')[0];
-                Require("--methods", method, ["lora", "dora", "qlora", "qdora"]);
+                Require("--methods", method, ["lora", "dora", "qlora", "qdora", "int8"]);
                 var (modelDevice, modelType) = CommonOptions.Resolve(parse.GetValue(device)!, parse.GetValue(dtype));
                 var measured = CheckpointBenchmark.Run(modelDirectory, method, parse.GetValue(batch), parse.GetValue(sequence),
                     parse.GetValue(warmup), parse.GetValue(steps), parse.GetValue(rank), modelDevice, modelType, Console.WriteLine);

@@ -16,7 +16,7 @@ public static class TrainCommand
         var output = new Option<string?>("--out") { Description = "output_dir." };
         var rank = new Option<int?>("--rank") { Description = "r" };
         var alpha = new Option<double?>("--alpha") { Description = "lora_alpha" };
-        var quantization = new Option<string?>("--quantization") { Description = "none | nf4" };
+        var quantization = new Option<string?>("--quantization") { Description = "none | nf4 | int8" };
         var dora = new Option<bool>("--dora") { Description = "use_dora: true" };
         var steps = new Option<int?>("--steps") { Description = "max_steps" };
         var lr = new Option<double?>("--lr") { Description = "learning_rate" };

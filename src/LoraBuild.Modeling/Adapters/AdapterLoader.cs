@@ -1,4 +1,5 @@
 using LoraBuild.Models;
+using LoraBuild.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,7 @@ public sealed record AdapterSource(string Name, string Directory)
 
 /// <summary>
 /// The one way every command and the runtime load a base model with adapters: the base in the form the adapters were
-/// trained against (NF4 when the first adapter's lorabuild.json says so, unless <c>originalBase</c>), then each PEFT folder
+/// trained against (NF4 or int8 when the first adapter's lorabuild.json says so, unless <c>originalBase</c>), then each PEFT folder
 /// under its name. No adapter is active afterwards (<see cref="LoraModel.SetActiveAdapters"/> picks).
 /// </summary>
 public static class AdapterLoader
@@ -27,9 +28,11 @@ public static class AdapterLoader
     public static CausalLM Load(string baseModelDirectory, IReadOnlyList<AdapterSource> adapters, ScalarType? dtype = null, Device? device = null,
         bool originalBase = false)
     {
-        var nf4 = originalBase ? null : adapters.Select(a => AdapterManifest.TryLoad(a.Directory)).FirstOrDefault(m => m?.Quantization == "nf4");
+        var quantized = originalBase ? null
+            : adapters.Select(a => AdapterManifest.TryLoad(a.Directory)).FirstOrDefault(m => m is not null && m.Quantization != BaseQuantization.None);
         // Quantised while reading, as training loads it: the dense base is never in memory whole.
-        var model = ModelLoader.Load(baseModelDirectory, dtype, device, nf4 is null ? null : new Nf4Loading(nf4.DoubleQuant));
+        var scheme = quantized is null ? null : BaseQuantization.For(quantized.Quantization, quantized.DoubleQuant);
+        var model = ModelLoader.Load(baseModelDirectory, dtype, device, scheme is null ? null : new QuantizedLoading(scheme));
         try
         {
             foreach (var adapter in adapters) PeftAdapter.Load(adapter.Directory, model, adapter.Name);

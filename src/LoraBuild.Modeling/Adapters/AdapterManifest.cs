@@ -1,11 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LoraBuild.Diagnostics;
+using LoraBuild.Quantization;
 
 namespace LoraBuild.Adapters;
 
 /// <summary>
-/// <c>lorabuild.json</c> beside a PEFT adapter (PEFT ignores it): how the base was held during training (NF4 or not),
+/// <c>lorabuild.json</c> beside a PEFT adapter (PEFT ignores it): how the base was held during training (none, NF4 or int8),
 /// and the base model's hash, so evaluation, generation and merge use the weights the adapter was trained against and a
 /// consumer can refuse a different base.
 /// </summary>
@@ -55,7 +56,8 @@ public sealed record AdapterManifest(
         var missing = new[] { ("quantization", manifest.Quantization), ("base_model_sha256", manifest.BaseModelSha256) }
             .Where(f => string.IsNullOrEmpty(f.Item2)).Select(f => f.Item1).ToList();
         if (missing.Count > 0) throw Invalid($"lacks {string.Join(" and ", missing)}.");
-        if (manifest.Quantization is not ("none" or "nf4")) throw Invalid($"has quantization '{manifest.Quantization}' (expected none or nf4).");
+        if (!BaseQuantization.Names.Contains(manifest.Quantization))
+            throw Invalid($"has quantization '{manifest.Quantization}' (expected {string.Join(", ", BaseQuantization.Names)}).");
         return manifest;
     }
 }

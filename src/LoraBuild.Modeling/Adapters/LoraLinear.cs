@@ -16,7 +16,7 @@ public sealed class LoraLinear : nn.Module
 {
     readonly Parameter weight;
     readonly Parameter? bias;
-    Nf4Tensor? quantized;
+    IQuantizedWeight? quantized;
     readonly Dictionary<string, LoraAdapterWeights> adapters = new(StringComparer.Ordinal);
     string[] active = Array.Empty<string>();
     RowAdapterRouting? routing;
@@ -39,36 +39,36 @@ public sealed class LoraLinear : nn.Module
 
     public long InFeatures { get; }
     public long OutFeatures { get; }
-    /// <summary>The dense weight; empty (0 elements) while the layer is stored as NF4.</summary>
+    /// <summary>The dense weight; empty (0 elements) while the layer is stored quantised (NF4 or int8).</summary>
     public Parameter Weight => weight;
-    public Nf4Tensor? Quantized => quantized;
+    public IQuantizedWeight? Quantized => quantized;
     public bool IsQuantized => quantized is not null;
 
-    /// <summary>Bytes the frozen base weight occupies (NF4 codes and constants, or the dense tensor).</summary>
+    /// <summary>Bytes the frozen base weight occupies (quantised codes and constants, or the dense tensor).</summary>
     public long BaseWeightBytes => quantized?.StorageBytes ?? weight.numel() * weight.ElementSize;
 
-    /// <summary>Stores the frozen weight as NF4 (QLoRA) and frees the dense copy.</summary>
-    public void QuantizeNf4(bool doubleQuantization)
+    /// <summary>Stores the frozen weight quantised (NF4 for QLoRA, int8 for an 8-bit base) and frees the dense copy.</summary>
+    public void Quantize(BaseQuantization scheme)
     {
         if (quantized is not null) return;
-        quantized = Nf4Tensor.Quantize(weight, doubleQuantization);
+        quantized = scheme.Quantize(weight);
         using (no_grad()) weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
     }
 
     /// <summary>
-    /// Stores <paramref name="dense"/> (this layer's weight, read from a checkpoint) as NF4 without ever writing it into
-    /// the dense parameter, whose storage is released untouched: loading a QLoRA base leaves no dense pages behind.
+    /// Stores <paramref name="dense"/> (this layer's weight, read from a checkpoint) quantised without ever writing it
+    /// into the dense parameter, whose storage is released untouched: loading a quantised base leaves no dense pages behind.
     /// </summary>
-    public void QuantizeNf4From(Tensor dense, bool doubleQuantization)
+    public void QuantizeFrom(Tensor dense, BaseQuantization scheme)
     {
         if (!dense.shape.SequenceEqual(weight.shape))
             throw new ArgumentException($"Weight of shape [{string.Join(", ", dense.shape)}] for a [{string.Join(", ", weight.shape)}] layer.", nameof(dense));
         quantized?.Dispose();
-        quantized = Nf4Tensor.Quantize(dense, doubleQuantization);
+        quantized = scheme.Quantize(dense);
         using (no_grad()) weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
     }
 
-    /// <summary>Back to a dense weight holding dequant(NF4(W)) (the values training saw).</summary>
+    /// <summary>Back to a dense weight holding dequant(Q(W)) (the values training saw).</summary>
     public void Dequantize()
     {
         if (quantized is null) return;
@@ -78,7 +78,7 @@ public sealed class LoraLinear : nn.Module
         quantized = null;
     }
 
-    /// <summary>The frozen base weight in <paramref name="dtype"/>: dense, or dequantised from NF4.</summary>
+    /// <summary>The frozen base weight in <paramref name="dtype"/>: dense, or dequantised.</summary>
     public Tensor BaseWeight(ScalarType dtype) =>
         quantized is not null ? quantized.Dequantize(dtype) : weight.dtype == dtype ? weight.alias() : weight.to_type(dtype);
     public Parameter? Bias => bias;
@@ -109,11 +109,11 @@ public sealed class LoraLinear : nn.Module
     {
         if (routing is not null) return RoutedForward(x, routing);
         using var scope = NewDisposeScope();
-        // Training through an NF4 base: the 4-bit matmul keeps no dense weight for backward. DoRA needs the dense
-        // weight for its norm anyway, so it takes the plain path.
-        var fourBitMatmul = quantized is not null && x.requires_grad && is_grad_enabled() && !active.Any(name => adapters[name].UseDora);
-        var baseWeight = fourBitMatmul ? null : BaseWeight(x.dtype);
-        var result = fourBitMatmul ? Nf4Linear.Apply(x, quantized!, bias) : F.linear(x, baseWeight!, bias);
+        // Training through a quantised base: the quantised matmul keeps no dense weight for backward. DoRA needs the
+        // dense weight for its norm anyway, so it takes the plain path.
+        var quantizedMatmul = quantized is not null && x.requires_grad && is_grad_enabled() && !active.Any(name => adapters[name].UseDora);
+        var baseWeight = quantizedMatmul ? null : BaseWeight(x.dtype);
+        var result = quantizedMatmul ? QuantizedLinear.Apply(x, quantized!, bias) : F.linear(x, baseWeight!, bias);
         if (active.Length == 0) return scope.MoveToOuter(result);
         foreach (var name in active)
         {

@@ -1,5 +1,6 @@
 using LoraBuild.Diagnostics;
 using LoraBuild.Models;
+using LoraBuild.Quantization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -94,14 +95,20 @@ public static class LoraModel
     }
 
     /// <summary>QLoRA: every linear layer but the output head stored as NF4 (the head stays dense, as bitsandbytes setups keep it).</summary>
-    public static void QuantizeBaseNf4(CausalLM model, bool doubleQuantization)
+    public static void QuantizeBaseNf4(CausalLM model, bool doubleQuantization) =>
+        QuantizeBase(model, new BaseQuantization(BaseQuantization.Nf4, doubleQuantization));
+
+    /// <summary>Every linear layer but the output head stored quantised (bitsandbytes keeps the head dense for both 4 and 8 bits).</summary>
+    public static void QuantizeBase(CausalLM model, BaseQuantization scheme)
     {
         foreach (var (name, layer) in model.LinearLayers())
-            if (name != CausalLM.OutputHeadName) layer.QuantizeNf4(doubleQuantization);
+            if (name != CausalLM.OutputHeadName) layer.Quantize(scheme);
+        // The freed dense weights and temporaries sit in heap holes between the long-lived quantised blocks: hand them back.
+        NativeHeap.ReleaseFreePages();
     }
 
     /// <summary>Folds the adapter into the base weights (W' = W + s·B·A, or DoRA's rescaled form) and removes it. A merged
-    /// model is dense: an NF4 base is dequantized, adapted layers or not.</summary>
+    /// model is dense: a quantised base is dequantized, adapted layers or not.</summary>
     public static void Merge(CausalLM model, string name)
     {
         using var _ = no_grad();

@@ -12,10 +12,11 @@ namespace LoraBuild.Models;
 public static class ModelLoader
 {
     /// <summary>
-    /// With <paramref name="nf4"/>, each linear weight but the output head is stored as NF4 as soon as it is read (QLoRA),
-    /// so a model never holds all its dense weights at once: peak memory is the NF4 model plus one dense weight.
+    /// With <paramref name="quantize"/>, each linear weight but the output head is stored quantised (NF4 for QLoRA, int8
+    /// for an 8-bit base) as soon as it is read, so a model never holds all its dense weights at once: peak memory is
+    /// the quantised model plus one dense weight.
     /// </summary>
-    public static CausalLM Load(string directory, ScalarType? dtype = null, Device? device = null, Nf4Loading? nf4 = null)
+    public static CausalLM Load(string directory, ScalarType? dtype = null, Device? device = null, QuantizedLoading? quantize = null)
     {
         var config = ModelConfig.Load(directory);
         var target = device ?? CPU;
@@ -25,7 +26,7 @@ public static class ModelLoader
         var model = new CausalLM(config, computeType, target);
         try
         {
-            LoadWeights(model, checkpoint, nf4);
+            LoadWeights(model, checkpoint, quantize);
             return model;
         }
         catch
@@ -35,9 +36,9 @@ public static class ModelLoader
         }
     }
 
-    public static void LoadWeights(CausalLM model, CheckpointReader checkpoint, Nf4Loading? nf4 = null)
+    public static void LoadWeights(CausalLM model, CheckpointReader checkpoint, QuantizedLoading? quantize = null)
     {
-        var quantizeAfterLoad = nf4 is null
+        var quantizeAfterLoad = quantize is null
             ? new Dictionary<string, Adapters.LoraLinear>()
             : model.LinearLayers().Where(l => l.Name != CausalLM.OutputHeadName).ToDictionary(l => l.Name + ".weight", l => l.Layer);
         var expected = model.CheckpointParameters();
@@ -75,9 +76,9 @@ public static class ModelLoader
                 using var value = checkpoint.Read(name, parameter.dtype);
                 using var placed = value.to(parameter.device);
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                layer.QuantizeNf4From(placed, nf4!.DoubleQuantization);
-                nf4.QuantizationTime += clock.Elapsed;
-                // Quantising leaves the dense temporaries' pages on the C heap, between long-lived NF4 blocks: give them
+                layer.QuantizeFrom(placed, quantize!.Scheme);
+                quantize.QuantizationTime += clock.Elapsed;
+                // Quantising leaves the dense temporaries' pages on the C heap, between long-lived quantised blocks: give them
                 // back after every weight, or they add up to the dense model (3.8 GiB on Gemma-3-1B).
                 value.Dispose();
                 placed.Dispose();
@@ -108,9 +109,9 @@ public static class ModelLoader
     ];
 }
 
-/// <summary>Quantise linear weights to NF4 while loading; the time spent quantising is added to <see cref="QuantizationTime"/>.</summary>
-public sealed class Nf4Loading(bool doubleQuantization)
+/// <summary>Quantise linear weights while loading; the time spent quantising is added to <see cref="QuantizationTime"/>.</summary>
+public sealed class QuantizedLoading(Quantization.BaseQuantization scheme)
 {
-    public bool DoubleQuantization { get; } = doubleQuantization;
+    public Quantization.BaseQuantization Scheme { get; } = scheme;
     public TimeSpan QuantizationTime { get; set; }
 }

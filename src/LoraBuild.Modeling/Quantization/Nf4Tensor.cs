@@ -10,7 +10,7 @@ namespace LoraBuild.Quantization;
 /// With double quantization the absmax constants are themselves stored in 8 bits: the mean is subtracted and the
 /// rest quantised symmetrically in blocks of 256 with one float32 scale each.
 /// </summary>
-public sealed class Nf4Tensor : IDisposable
+public sealed class Nf4Tensor : IQuantizedWeight
 {
     public const int BlockSize = 64;
     public const int AbsmaxBlockSize = 256;

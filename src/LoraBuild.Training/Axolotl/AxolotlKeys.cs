@@ -77,14 +77,11 @@ public static class AxolotlKeys
         Notes("data loading here does not depend on column pruning", "skip_prepare_dataset");
         Notes("the quantization settings of bitsandbytes' NF4 are the ones QLoRA uses here (blocksize 64, double quantization)", "bnb_config_kwargs");
 
-        Refuse("LoRA over an 8-bit base (bitsandbytes LLM.int8) is not implemented here; use load_in_4bit: true (QLoRA) or no quantization",
-            "load_in_8bit");
         Refuse("fp16 mixed precision (with loss scaling) is not implemented; use bf16: true or bf16: auto", "fp16", "float16");
         Refuse("training an adapter on top of an existing one (lora_model_dir) is not supported; start from the base model", "lora_model_dir");
         Refuse("resuming from a named checkpoint folder is not supported; lorabuild train --resume continues from the run's own newest matching checkpoint",
             "resume_from_checkpoint");
         Refuse("training whole modules beside the adapter (embed_tokens, lm_head) is not supported here", "lora_modules_to_save");
-        Refuse("early stopping on evaluation loss is not implemented here; set max_steps or num_epochs", "early_stopping_patience");
         Refuse("a config or tokenizer from another repository than base_model is not supported; the base model's own are used",
             "base_model_config", "tokenizer_config");
         Refuse("grouping examples by length changes the batches; batches here keep the (shuffled) dataset order", "group_by_length");

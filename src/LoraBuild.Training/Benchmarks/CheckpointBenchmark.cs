@@ -22,7 +22,12 @@ public static class CheckpointBenchmark
     public static CheckpointBenchResult Run(string modelDirectory, string method, int batch, int sequence, int warmup, int steps,
         int rank, Device device, ScalarType dtype, Action<string> log)
     {
-        var quantize = method is "qlora" or "qdora" ? new Nf4Loading(doubleQuantization: true) : null;
+        var quantize = method switch
+        {
+            "qlora" or "qdora" => new QuantizedLoading(new Quantization.BaseQuantization(Quantization.BaseQuantization.Nf4, DoubleQuantization: true)),
+            "int8" => new QuantizedLoading(new Quantization.BaseQuantization(Quantization.BaseQuantization.Int8)),
+            _ => null,
+        };
         var managedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
         using var model = ModelLoader.Load(modelDirectory, dtype, device, quantize);
@@ -31,7 +36,7 @@ public static class CheckpointBenchmark
         var residentAfterLoad = HostMemory.ResidentBytes() / (double)(1L << 30);
         var parameters = model.BaseParameterCount();
         log($"loaded {modelDirectory} ({model.Config.ModelType}, {parameters:N0} parameters) in {loadSeconds:0.0} s " +
-            $"(NF4 quantisation {quantize?.QuantizationTime.TotalSeconds ?? 0:0.0} s), {managedMiB:0.0} MiB managed allocations, {residentAfterLoad:0.00} GiB resident");
+            $"({quantize?.Scheme.Scheme ?? "no"} quantisation {quantize?.QuantizationTime.TotalSeconds ?? 0:0.0} s), {managedMiB:0.0} MiB managed allocations, {residentAfterLoad:0.00} GiB resident");
 
         var loraConfig = LoraConfig.ForTargets(LoraConfig.AllLinear) with { R = rank, LoraAlpha = 2 * rank, UseDora = method is "dora" or "qdora" };
         manual_seed(0);

@@ -32,7 +32,8 @@ public sealed record BenchResult(string Shape, string Method, string Targets, bo
 
 /// <summary>
 /// The training step of peft_bench.py (random-init LLaMA shapes, B x T random tokens, labels = inputs, AdamW lr 2e-4,
-/// r=16 alpha=32, 3 warm-up steps, then timed steps), for LoRA, DoRA and QLoRA (NF4) over q,v or all linear layers.
+/// r=16 alpha=32, 3 warm-up steps, then timed steps), for LoRA, DoRA, QLoRA (NF4) and LoRA over an int8 base
+/// (<c>int8</c>: load_in_8bit's row-wise int8 weights) over q,v or all linear layers.
 /// </summary>
 public static class TrainingBenchmark
 {
@@ -45,7 +46,7 @@ public static class TrainingBenchmark
         ["llama-small"] = Shape(4096, 256, 688, 6, 8, 4),
     };
 
-    public static readonly IReadOnlyList<string> Methods = ["lora", "dora", "qlora"];
+    public static readonly IReadOnlyList<string> Methods = ["lora", "dora", "qlora", "int8"];
     /// <summary>qv: q_proj and v_proj; all: every linear layer but the output head (PEFT's all-linear).</summary>
     public static readonly IReadOnlyList<string> TargetSets = ["qv", "all"];
 
@@ -76,6 +77,7 @@ public static class TrainingBenchmark
         var targets = c.Targets == "qv" ? new[] { "q_proj", "v_proj" } : new[] { LoraConfig.AllLinear };
         var loraConfig = LoraConfig.ForTargets(targets) with { R = 16, LoraAlpha = 32, UseDora = c.Method == "dora" };
         if (c.Method == "qlora") LoraModel.QuantizeBaseNf4(model, doubleQuantization: true);
+        if (c.Method == "int8") LoraModel.QuantizeBase(model, new Quantization.BaseQuantization(Quantization.BaseQuantization.Int8));
         manual_seed(0);
         LoraModel.AddAdapter(model, "bench", loraConfig);
         LoraModel.SetActiveAdapters(model, "bench");

@@ -6,16 +6,16 @@ using F = TorchSharp.torch.nn.functional;
 namespace LoraBuild.Quantization;
 
 /// <summary>
-/// x · dequant(W)ᵀ (+ bias) for a frozen NF4 weight, in the manner of bitsandbytes' 4-bit matmul: autograd keeps only
-/// the 4-bit weight (resident anyway), not the dequantised copy a plain linear would save for its input gradient;
-/// backward dequantises again. Without this, QLoRA training holds a dense copy of every base weight until backward and
-/// saves almost no memory over LoRA.
+/// x · dequant(W)ᵀ (+ bias) for a frozen quantised weight (NF4 or int8), in the manner of bitsandbytes' 4-bit matmul:
+/// autograd keeps only the quantised weight (resident anyway), not the dequantised copy a plain linear would save for
+/// its input gradient; backward dequantises again. Without this, QLoRA training holds a dense copy of every base weight
+/// until backward and saves almost no memory over LoRA.
 /// </summary>
-public sealed class Nf4Linear : autograd.SingleTensorFunction<Nf4Linear>
+public sealed class QuantizedLinear : autograd.SingleTensorFunction<QuantizedLinear>
 {
-    public override string Name => nameof(Nf4Linear);
+    public override string Name => nameof(QuantizedLinear);
 
-    public static Tensor Apply(Tensor input, Nf4Tensor weight, Tensor? bias)
+    public static Tensor Apply(Tensor input, IQuantizedWeight weight, Tensor? bias)
     {
         var output = bias is null ? apply(input, weight) : apply(input, weight, bias);
         AutogradOutputCache.Release();
@@ -24,7 +24,7 @@ public sealed class Nf4Linear : autograd.SingleTensorFunction<Nf4Linear>
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (input, weight) = ((Tensor)vars[0], (Nf4Tensor)vars[1]);
+        var (input, weight) = ((Tensor)vars[0], (IQuantizedWeight)vars[1]);
         var bias = vars.Length > 2 ? (Tensor)vars[2] : null;
         ctx.save_data("weight", weight);
         ctx.save_data("dtype", input.dtype);
@@ -39,7 +39,7 @@ public sealed class Nf4Linear : autograd.SingleTensorFunction<Nf4Linear>
     {
         try
         {
-            using var dense = ((Nf4Tensor)ctx.get_data("weight")).Dequantize((ScalarType)ctx.get_data("dtype"));
+            using var dense = ((IQuantizedWeight)ctx.get_data("weight")).Dequantize((ScalarType)ctx.get_data("dtype"));
             var inputGrad = gradOutput.matmul(dense);
             // The base weight and bias are frozen: no gradient for them.
             return (bool)ctx.get_data("hasBias") ? [inputGrad, null!, null!] : [inputGrad, null!];
