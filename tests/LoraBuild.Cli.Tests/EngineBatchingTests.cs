@@ -80,6 +80,25 @@ public class EngineBatchingTests
             Assert.Equal(host.GenerateIds(requests[i].Adapter, requests[i].Prompt, new GenerationOptions(MaxNewTokens: 12)), alone[i]);
     }
 
+    /// <summary>A request that ends with its first token (max tokens 1) is released like any other: counted finished,
+    /// its cache slot returned (before, it stayed held forever and the server's memory grew with every such request).</summary>
+    [Fact]
+    public async Task Requests_that_end_at_their_first_token_are_released()
+    {
+        using var host = AdapterHost.Load(TestPaths.Hf("qwen3"), FourAdapters("qwen3"), Fixture, new EngineOptions(MaxBatchSize: 4, PrefillChunkTokens: 16));
+        var prompt = Enumerable.Range(3, 9).ToList();
+        for (var round = 0; round < 3; round++)
+        {
+            var handles = Enumerable.Range(0, 6).Select(i => host.Engine.Submit(i % 2 == 0 ? "lora" : AdapterHost.BaseOnly, prompt, new SamplingSettings(MaxTokens: 1))).ToList();
+            foreach (var handle in handles) Assert.Single(await Collect(handle));
+        }
+        // Released on the engine's next sweep.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (host.Engine.Metrics.Adapters.Values.Sum(a => a.Finished) < 18 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(18, host.Engine.Metrics.Adapters.Values.Sum(a => a.Finished));
+        Assert.Equal(0, host.Engine.Metrics.Running);
+    }
+
     static async Task<IReadOnlyList<int>> Collect(GenerationHandle handle)
     {
         var tokens = new List<int>();

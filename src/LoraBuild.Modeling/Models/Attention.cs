@@ -129,7 +129,7 @@ public sealed class Attention : nn.Module
         if (q.shape[2] != 1) throw new ArgumentException("Pool rows hold one position each.", nameof(q));
         var pool = rows.Pool!;
         // [rows, kv_heads, 1, head_dim] -> [rows, kv_heads, head_dim]: one position per row.
-        pool.WritePositions(layerIndex, rows.SlotIndex!, rows.PastIndex!, k.squeeze(2), v.squeeze(2));
+        pool.WritePositions(layerIndex, rows.PoolIndex!, k.squeeze(2), v.squeeze(2));
         var outputs = new List<Tensor>();
         if (rows.DecodeRows > 0)
         {

@@ -1,3 +1,4 @@
+using LoraBuild.Native;
 using static TorchSharp.torch;
 
 namespace LoraBuild.Models;
@@ -69,12 +70,18 @@ public sealed class KeyValuePool : IDisposable
     /// <summary>After a forward pass: the slot holds <paramref name="count"/> more positions.</summary>
     public void Advance(int slot, long count) => lengths[slot] += count;
 
-    /// <summary>Writes one new position per row, [rows, kv_heads, head_dim], at (slot, position) for each row.</summary>
-    public void WritePositions(int layer, Tensor slots, Tensor positions, Tensor newKeys, Tensor newValues)
+    /// <summary>
+    /// Writes one new position per row, [rows, kv_heads, head_dim], each at its flat index slot·capacity + position
+    /// (<see cref="FlatIndex"/>; the buffers are contiguous, so [slots·capacity, kv_heads, head_dim] is a view of them).
+    /// </summary>
+    public void WritePositions(int layer, Tensor flatIndex, Tensor newKeys, Tensor newValues)
     {
-        keys[layer]!.index_put_(newKeys, slots, positions);
-        values[layer]!.index_put_(newValues, slots, positions);
+        keys[layer]!.view(-1, kvHeads, headDim).index_copy_(0, flatIndex, newKeys);
+        values[layer]!.view(-1, kvHeads, headDim).index_copy_(0, flatIndex, newValues);
     }
+
+    /// <summary>slot·capacity + position for each row, valid until the capacity grows (reserve first).</summary>
+    public Tensor FlatIndex(Tensor slots, Tensor positions) => slots.Times(Capacity).PlusInPlace(positions);
 
     /// <summary>Writes a run of positions [count, kv_heads, head_dim] of one slot, starting at <paramref name="start"/>.</summary>
     public void WriteSequence(int layer, int slot, long start, Tensor newKeys, Tensor newValues)

@@ -45,6 +45,7 @@ public sealed class RowCaches : IDisposable
         pool.Reserve(past.Max() + 1);
         SlotIndex = tensor(slots.Select(s => (long)s).ToArray(), ScalarType.Int64, device).DetachFromDisposeScope();
         PastIndex = tensor(past.ToArray(), ScalarType.Int64, device).DetachFromDisposeScope();
+        using (NewDisposeScope()) PoolIndex = pool.FlatIndex(SlotIndex, PastIndex).DetachFromDisposeScope();
         if (DecodeRows > 0)
         {
             DecodeSlotIndex = SlotIndex.narrow(0, 0, DecodeRows).DetachFromDisposeScope();
@@ -61,6 +62,8 @@ public sealed class RowCaches : IDisposable
     /// <summary>Pool rows: each row's slot and position, as tensors (for the indexed write of the new keys and values).</summary>
     public Tensor? SlotIndex { get; }
     public Tensor? PastIndex { get; }
+    /// <summary>Each row's flat index in the pool's buffers (slot·capacity + position), where its new key and value go.</summary>
+    public Tensor? PoolIndex { get; }
     /// <summary>The first <see cref="DecodeRows"/> rows decode one token each (their slots and positions, for the gather).</summary>
     public int DecodeRows { get; }
     public Tensor? DecodeSlotIndex { get; }
@@ -91,6 +94,7 @@ public sealed class RowCaches : IDisposable
     {
         SlotIndex?.Dispose();
         PastIndex?.Dispose();
+        PoolIndex?.Dispose();
         DecodeSlotIndex?.Dispose();
         DecodePastIndex?.Dispose();
         decodeMask?.Dispose();

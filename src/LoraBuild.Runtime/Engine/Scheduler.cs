@@ -37,11 +37,12 @@ sealed class Scheduler(EngineOptions options)
         return (prefills, running.ToList());
     }
 
-    /// <summary>A request whose prompt is fully prefilled (and whose first token was taken) starts decoding.</summary>
+    /// <summary>A request whose prompt is fully prefilled (and whose first token was taken) starts decoding. One that
+    /// already finished (its first token was a stop token, or its only one) joins too, so the next sweep releases it.</summary>
     public void Promote(GenerationRequest request)
     {
         waiting.Remove(request);
-        if (!request.IsFinished) running.Add(request);
+        running.Add(request);
     }
 
     /// <summary>Removes finished and cancelled requests (those cancelled are finished here), returning them for disposal.</summary>
