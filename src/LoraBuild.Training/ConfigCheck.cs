@@ -71,9 +71,16 @@ public static class ConfigCheck
                 var rowErrors = new List<LoraBuildException>();
                 try
                 {
-                    var examples = DatasetLoader.LoadEntry(spec, datasets, rowErrors);
-                    described.Add($"{name}: {spec.Path} ({spec.Type ?? "rows decide"}): {examples.Count} examples");
-                    if (tokenizer is not null && examples.FirstOrDefault(e => e.Format == ExampleFormat.Chat) is { } first)
+                    // Streamed: a dataset larger than memory is checked row by row.
+                    var count = 0;
+                    RawExample? first = null;
+                    foreach (var example in DatasetLoader.StreamEntry(spec, datasets, rowErrors))
+                    {
+                        count++;
+                        if (first is null && example.Format == ExampleFormat.Chat) first = example;
+                    }
+                    described.Add($"{name}: {spec.Path} ({spec.Type ?? "rows decide"}): {count} examples");
+                    if (tokenizer is not null && first is not null)
                     {
                         if (chat is null || !chat.IsAvailable)
                             errors.Add(new LoraBuildException(ErrorCodes.ChatTemplateMissing, "chat examples, but the model has no chat template (set chat_template: chatml or llama3, or add chat_template.jinja).", spec.Source, spec.Line));

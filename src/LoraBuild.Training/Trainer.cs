@@ -86,7 +86,12 @@ public sealed class Trainer
 
     /// <summary>A run's encoded data and what evaluation needs from the tokenizer.</summary>
     sealed record RunData(HfTokenizer Tokenizer, ChatTemplate Chat, IReadOnlyList<TokenizedExample> Train,
-        IReadOnlyList<RawExample>? EvalRaw, IReadOnlyList<TokenizedExample>? EvalEncoded, IReadOnlySet<int> StopIds, int PadId);
+        IReadOnlyList<RawExample>? EvalRaw, IReadOnlyList<TokenizedExample>? EvalEncoded, IReadOnlySet<int> StopIds, int PadId) : IDisposable
+    {
+        /// <summary>What holds the training examples (memory-mapped files), released when the run ends.</summary>
+        public IDisposable? Storage { get; init; }
+        public void Dispose() => Storage?.Dispose();
+    }
 
     /// <summary>What the step loop produced.</summary>
     /// <summary>What the loop did: <c>TotalSteps</c> is the steps taken (fewer than planned when early stopping ended it).</summary>
@@ -108,7 +113,7 @@ public sealed class Trainer
         var output = outputFolder.Path;
 
         // Data first: a bad line fails in seconds, before the model is loaded.
-        var data = LoadData();
+        using var data = LoadData();
         var description = RunFingerprint.Describe(config, device.type.ToString().ToLowerInvariant(), DatasetSource);
         var fingerprint = RunFingerprint.Compute(description);
 
@@ -182,36 +187,37 @@ public sealed class Trainer
         var chat = ChatTemplate.Resolve(config.ChatTemplate, config.BaseModel!, config.Dataset!);
         var tokens = SpecialTokenChoice.Resolve(tokenizer, config);
         var encoder = new ExampleEncoder(tokenizer, chat, config.SequenceLen) { TrainOnInputs = config.TrainOnInputs, EosTokenId = tokens.Eos };
-        var trainRaw = ReadDatasets(config.TrainSpecs);
-        IReadOnlyList<RawExample>? heldOut = null;
-        if (config.ValSetSize > 0) (trainRaw, heldOut) = HoldOut(trainRaw);
-        var (train, trainReport, cached) = encoder.EncodeAll(trainRaw, TokenizationCache.Default(), config.BaseModel!);
-        if (cached) Result(WorkerPhases.Data, "train data: tokens from the tokenisation cache (same data, tokenizer and settings as an earlier run)");
-        Report("train", trainReport);
-        if (trainReport.TrainableTokens == 0)
-            throw new LoraBuildException(ErrorCodes.NothingToLearn,
-                $"No example has a token to learn within sequence_len={config.SequenceLen}: every completion lies beyond it (longest example " +
-                $"{trainReport.LongestTokens} tokens). Raise sequence_len or shorten the prompts.", config.Dataset, 1);
-        if (config.SamplePacking)
+        var train = TrainingSet.Prepare(config, encoder, DatasetSource, TokenizationCache.Default(), config.ValSetSize > 0 ? HeldOutCount : null,
+            line => Result(WorkerPhases.Data, line), line => Status(WorkerPhases.Data, line));
+        try
         {
-            train = ExampleEncoder.Pack(train, config.SequenceLen);
-            Result(WorkerPhases.Data, $"packing: {trainReport.Examples} examples into {train.Count} sequences of up to {config.SequenceLen} tokens");
+            if (train.Cached) Result(WorkerPhases.Data, "train data: tokens from the tokenisation cache (same data, tokenizer and settings as an earlier run)");
+            Report("train", train.Report);
+            if (train.Report.TrainableTokens == 0)
+                throw new LoraBuildException(ErrorCodes.NothingToLearn,
+                    $"No example has a token to learn within sequence_len={config.SequenceLen}: every completion lies beyond it (longest example " +
+                    $"{train.Report.LongestTokens} tokens). Raise sequence_len or shorten the prompts.", config.Dataset, 1);
+            IReadOnlyList<RawExample>? evalRaw = null;
+            IReadOnlyList<TokenizedExample>? evalEncoded = null;
+            if (config.EvalDataset is { } || train.HeldOut is not null)
+            {
+                evalRaw = train.HeldOut ?? ReadDatasets(config.EvalSpecs);
+                (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
+                Report("eval", evalReport);
+            }
+            return new RunData(tokenizer, chat, train.Examples, evalRaw, evalEncoded, StopTokens.Resolve(tokenizer, config.BaseModel!),
+                tokens.Pad ?? tokens.Eos ?? 0) { Storage = train };
         }
-        IReadOnlyList<RawExample>? evalRaw = null;
-        IReadOnlyList<TokenizedExample>? evalEncoded = null;
-        if (config.EvalDataset is { } || heldOut is not null)
+        catch
         {
-            evalRaw = heldOut ?? ReadDatasets(config.EvalSpecs);
-            (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
-            Report("eval", evalReport);
+            train.Dispose();
+            throw;
         }
-        return new RunData(tokenizer, chat, train, evalRaw, evalEncoded, StopTokens.Resolve(tokenizer, config.BaseModel!),
-            tokens.Pad ?? tokens.Eos ?? 0);
     }
 
     /// <summary>
-    /// LoraBuild's own one-file JSONL keeps its line-by-line reader (and its messages); every other dataset list goes
-    /// through the dataset types and file readers (Data/DatasetLoader).
+    /// The evaluation set in memory: LoraBuild's own one-file JSONL keeps its line-by-line reader (and its messages);
+    /// every other dataset list goes through the dataset types and file readers (Data/DatasetLoader).
     /// </summary>
     IReadOnlyList<RawExample> ReadDatasets(IReadOnlyList<DatasetSpec> specs) =>
         specs is [{ Type: null, IsHub: false } only] && File.Exists(only.Path) && only.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
@@ -234,20 +240,16 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// val_set_size (Axolotl, datasets' train_test_split): a seeded random share (below 1) or count of the training examples
-    /// becomes the evaluation set; the rest keep their order.
+    /// val_set_size (Axolotl, datasets' train_test_split): a seeded random share (below 1) or count of the training rows
+    /// becomes the evaluation set (TrainingSet picks them); the rest keep their order.
     /// </summary>
-    (IReadOnlyList<RawExample> Train, IReadOnlyList<RawExample> Eval) HoldOut(IReadOnlyList<RawExample> all)
+    int HeldOutCount(int rows)
     {
-        var count = config.ValSetSize < 1 ? (int)Math.Round(all.Count * config.ValSetSize) : (int)config.ValSetSize;
-        if (count < 1 || count >= all.Count)
+        var count = config.ValSetSize < 1 ? (int)Math.Round(rows * config.ValSetSize) : (int)config.ValSetSize;
+        if (count < 1 || count >= rows)
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
-                $"val_set_size {config.ValSetSize.ToString(CultureInfo.InvariantCulture)} holds out {count} of {all.Count} examples; at least one must be held out and one left to train on.", config.Dataset);
-        var order = Enumerable.Range(0, all.Count).ToArray();
-        new Random(config.Seed).Shuffle(order);
-        var held = order.Take(count).ToHashSet();
-        Result(WorkerPhases.Data, $"val_set_size: {count} of {all.Count} training examples held out for evaluation (seed {config.Seed})");
-        return (all.Where((_, i) => !held.Contains(i)).ToList(), order.Take(count).Order().Select(i => all[i]).ToList());
+                $"val_set_size {config.ValSetSize.ToString(CultureInfo.InvariantCulture)} holds out {count} of {rows} examples; at least one must be held out and one left to train on.", config.Dataset);
+        return count;
     }
 
     /// <summary>Quantises the base and adds the adapter (or, for full fine-tuning, unfreezes every weight); returns what trains.</summary>

@@ -75,6 +75,40 @@ public static class DataBenchmark
         return new DataBenchmarkResult(Path.GetExtension(file).TrimStart('.'), rows, new FileInfo(file).Length, read, watch.Elapsed.TotalSeconds, tokens);
     }
 
+    /// <summary>
+    /// A run's data preparation over one file, measured alone in its process: streamed into the tokenisation cache's store
+    /// and read back once as an epoch would (<paramref name="inMemory"/>: today's other path, every example in a list).
+    /// Peak resident memory says whether the data passed through or was held.
+    /// </summary>
+    public static string MeasurePreparation(string file, string tokenizerFolder, string cacheFolder, bool inMemory)
+    {
+        var config = new Training.TrainingConfig { BaseModel = tokenizerFolder, SequenceLen = 2048 };
+        config.Datasets.Add(new DatasetSpec(file, "bench-data", 0) { Type = "alpaca" });
+        var encoder = new ExampleEncoder(HfTokenizer.Load(tokenizerFolder), ChatTemplate.ChatMl, config.SequenceLen);
+        var baseline = Diagnostics.HostMemory.ResetPeak();
+        var watch = Stopwatch.StartNew();
+        long tokens = 0;
+        int examples;
+        if (inMemory)
+        {
+            var (list, _) = encoder.EncodeAll(DatasetLoader.Load(config.Datasets, new LocalDatasetSource()));
+            foreach (var e in list) tokens += e.Length;
+            examples = list.Count;
+        }
+        else
+        {
+            if (Directory.Exists(cacheFolder)) Directory.Delete(cacheFolder, recursive: true);
+            using var set = TrainingSet.Prepare(config, encoder, new LocalDatasetSource(), new TokenizationCache(cacheFolder), null, _ => { }, _ => { });
+            foreach (var e in set.Examples) tokens += e.Length;
+            examples = set.Examples.Count;
+        }
+        var seconds = watch.Elapsed.TotalSeconds;
+        var store = Directory.Exists(cacheFolder) && !inMemory ? Directory.GetFiles(cacheFolder).Sum(f => new FileInfo(f).Length) : 0;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{(inMemory ? "in memory" : "streamed"),-9} {Path.GetExtension(file).TrimStart('.'),-8} {examples,9} examples {tokens,11} tokens  {examples / seconds,8:0} rows/s  " +
+            $"file {new FileInfo(file).Length / 1e6:0.0} MB  store {store / 1e6:0.0} MB  resident before {baseline / 1048576.0:0} MiB, peak {Diagnostics.HostMemory.PeakBytes() / 1048576.0:0} MiB");
+    }
+
     public static string Describe(DataBenchmarkResult r) => string.Create(CultureInfo.InvariantCulture,
         $"{r.Format,-8} {r.Rows,9} rows {r.Bytes / 1e6,8:0.0} MB  read {r.ReadRowsPerSecond,10:0} rows/s  read+tokenise {r.TokenisedRowsPerSecond,10:0} rows/s ({r.Tokens / r.ReadAndTokeniseSeconds:0} tokens/s)");
 }

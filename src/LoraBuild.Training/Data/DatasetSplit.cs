@@ -19,6 +19,11 @@ public sealed record DatasetSplit(string Name, string? From, string? To)
         return new DatasetSplit(m.Groups["name"].Value, m.Groups["from"].Success ? m.Groups["from"].Value : null, m.Groups["to"].Success ? m.Groups["to"].Value : null);
     }
 
+    /// <summary>Whether the slice depends on the row count (a percent or a bound from the end); otherwise rows can stream.</summary>
+    public bool NeedsCount => IsRelative(From) || IsRelative(To);
+
+    static bool IsRelative(string? bound) => bound is not null && (bound.EndsWith('%') || bound.StartsWith('-'));
+
     /// <summary>The [start, end) rows of <paramref name="count"/> this slice keeps.</summary>
     public (int Start, int End) Range(int count)
     {

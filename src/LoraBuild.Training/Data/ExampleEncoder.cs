@@ -44,33 +44,44 @@ public sealed class ExampleEncoder
     /// <summary>The settings that decide the tokens besides the data and the tokenizer files (part of the cache key).</summary>
     public string Settings => $"{chat.Name}|{maxLength}|{TrainOnInputs}|{Eos}";
 
-    /// <summary><see cref="EncodeAll(IEnumerable{RawExample})"/> through the cache: a hit skips tokenisation.</summary>
-    public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report, bool Cached) EncodeAll(IReadOnlyList<RawExample> raw, TokenizationCache cache, string modelDirectory)
-    {
-        var key = cache.Key(raw, modelDirectory, Settings);
-        if (cache.TryLoad(key) is var (examples, report)) return (examples, report, true);
-        (examples, report) = EncodeAll(raw);
-        cache.Store(key, examples, report);
-        return (examples, report, false);
-    }
-
+    /// <summary>Every example in memory (evaluation sets, tests); a run's training data goes through <see cref="EncodeInto"/>.</summary>
     public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report) EncodeAll(IEnumerable<RawExample> raw)
     {
         var result = new List<TokenizedExample>();
         int truncated = 0, longest = 0;
-        foreach (var example in raw.SelectMany(Pieces))
+        foreach (var piece in raw.SelectMany(Pieces))
         {
-            var encoded = example;
-            longest = Math.Max(longest, encoded.Length);
-            if (encoded.Length > maxLength)
-            {
-                truncated++;
-                encoded = encoded with { InputIds = encoded.InputIds[..maxLength], Labels = encoded.Labels[..maxLength] };
-            }
+            var (encoded, originalLength) = Truncated(piece);
+            longest = Math.Max(longest, originalLength);
+            if (originalLength > encoded.Length) truncated++;
             result.Add(encoded);
         }
         return (result, new EncodingReport(result.Count, truncated, longest, result.Sum(e => (long)e.Length), result.Sum(e => (long)e.TrainableTokens)));
     }
+
+    /// <summary>
+    /// Tokenises a stream of examples into <paramref name="store"/> as they arrive, each piece with the ordinal of the row
+    /// it came from; returns how many rows were read. <paramref name="progress"/> hears the row count now and then.
+    /// </summary>
+    public int EncodeInto(IEnumerable<RawExample> raw, TokenizedStoreWriter store, Action<int>? progress = null)
+    {
+        var row = 0;
+        foreach (var example in raw)
+        {
+            foreach (var piece in Pieces(example))
+            {
+                var (encoded, originalLength) = Truncated(piece);
+                store.Add(encoded, row, originalLength);
+            }
+            row++;
+            if (row % 10_000 == 0) progress?.Invoke(row);
+        }
+        return row;
+    }
+
+    (TokenizedExample Example, int OriginalLength) Truncated(TokenizedExample encoded) =>
+        encoded.Length <= maxLength ? (encoded, encoded.Length)
+        : (encoded with { InputIds = encoded.InputIds[..maxLength], Labels = encoded.Labels[..maxLength] }, encoded.Length);
 
     /// <summary>An example's encoding, cut into sequence_len pieces when it is a completion text (as Axolotl cuts it).</summary>
     IEnumerable<TokenizedExample> Pieces(RawExample example)
@@ -156,28 +167,30 @@ public sealed class ExampleEncoder
     /// Sample packing: examples concatenated in order into sequences of exactly <paramref name="length"/> tokens (the last
     /// may be shorter). Attention crosses example boundaries, as in common packing implementations; labels keep their masks.
     /// </summary>
-    public static IReadOnlyList<TokenizedExample> Pack(IReadOnlyList<TokenizedExample> examples, int length)
+    public static IReadOnlyList<TokenizedExample> Pack(IReadOnlyList<TokenizedExample> examples, int length) => PackStream(examples, length).ToList();
+
+    /// <summary><see cref="Pack"/> lazily, one packed sequence at a time (a run writes them to a store).</summary>
+    public static IEnumerable<TokenizedExample> PackStream(IEnumerable<TokenizedExample> examples, int length)
     {
-        var packed = new List<TokenizedExample>();
         var ids = new List<int>(length);
         var labels = new List<int>(length);
-        var first = examples.Count > 0 ? examples[0].Source : "";
+        string? first = null;
         foreach (var example in examples)
         {
+            first ??= example.Source;
             for (var i = 0; i < example.Length; i++)
             {
                 ids.Add(example.InputIds[i]);
                 labels.Add(example.Labels[i]);
                 if (ids.Count == length)
                 {
-                    packed.Add(new TokenizedExample(ids.ToArray(), labels.ToArray(), first));
+                    yield return new TokenizedExample(ids.ToArray(), labels.ToArray(), first);
                     ids.Clear();
                     labels.Clear();
                     first = example.Source;
                 }
             }
         }
-        if (ids.Count > 1) packed.Add(new TokenizedExample(ids.ToArray(), labels.ToArray(), first));
-        return packed;
+        if (ids.Count > 1) yield return new TokenizedExample(ids.ToArray(), labels.ToArray(), first!);
     }
 }

@@ -52,22 +52,38 @@ public static class JsonlDataset
 {
     static readonly string[] Roles = ["system", "user", "assistant", "tool"];
 
-    public static IReadOnlyList<RawExample> Read(string path)
+    public static IReadOnlyList<RawExample> Read(string path) => Stream(path).ToList();
+
+    /// <summary>
+    /// The file's examples, line by line (a file larger than memory streams). Every problem is collected: after the
+    /// first, nothing more is yielded and the enumeration ends by throwing them all at once.
+    /// </summary>
+    public static IEnumerable<RawExample> Stream(string path)
     {
         if (!File.Exists(path)) throw new LoraBuildException(ErrorCodes.DatasetMissing, "Dataset file not found.", path);
-        var examples = new List<RawExample>();
+        return Lines(path);
+    }
+
+    static IEnumerable<RawExample> Lines(string path)
+    {
         var errors = new List<LoraBuildException>();
+        var count = 0;
         foreach (var (lineNumber, line) in ReadLinesStrict(path, errors))
         {
             if (line is null || string.IsNullOrWhiteSpace(line)) continue;
+            RawExample example;
             try
             {
-                examples.Add(ParseLine(line, path, lineNumber));
+                example = ParseLine(line, path, lineNumber);
             }
             catch (LoraBuildException e)
             {
                 errors.Add(e);
+                continue;
             }
+            if (errors.Count > 0) continue;
+            count++;
+            yield return example;
         }
         if (errors.Count == 1) throw errors[0];
         if (errors.Count > 1)
@@ -78,9 +94,8 @@ public static class JsonlDataset
                 $"{errors.Count} malformed lines: " + string.Join(" | ", listed) + (errors.Count > 20 ? $" | and {errors.Count - 20} more" : ""),
                 path, errors[0].Line);
         }
-        if (examples.Count == 0)
+        if (count == 0)
             throw new LoraBuildException(ErrorCodes.DatasetEmpty, "Dataset has no examples (every line is blank).", path, 1);
-        return examples;
     }
 
     /// <summary>
