@@ -13,13 +13,13 @@ public class CheckCommandTests
         {
             File.WriteAllText(Path.Combine(dir, "rows.jsonl"), "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\"}\n{oops\n");
             var config = Path.Combine(dir, "c.yml");
-            File.WriteAllText(config, $"base_model: {TestPaths.Hf("llama")}\noutput_dir: out\nlearnin_rate: 0.1\nload_in_8bit: true\n" +
+            File.WriteAllText(config, $"base_model: {TestPaths.Hf("llama")}\noutput_dir: out\nlearnin_rate: 0.1\ngroup_by_length: true\n" +
                                       "datasets:\n  - path: rows.jsonl\n    type: alpaca\n  - path: missing.parquet\n    type: completion\n");
             var run = Worker.Run("check", "--config", config);
             Assert.Equal(1, run.ExitCode);
             var errors = run.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Contains(errors, e => e.StartsWith($"{config}(3,1): error LB0120: Unknown key 'learnin_rate'. Did you mean 'learning_rate'?"));
-            Assert.Contains(errors, e => e.StartsWith($"{config}(4,1): error LB0500: 'load_in_8bit' is not supported"));
+            Assert.Contains(errors, e => e.StartsWith($"{config}(4,1): error LB0500: 'group_by_length' is not supported"));
             Assert.Contains(errors, e => e.StartsWith($"{Path.Combine(dir, "rows.jsonl")}(2): error LB0503: no \"output\" column"));
             Assert.Contains(errors, e => e.StartsWith($"{Path.Combine(dir, "rows.jsonl")}(3): error LB0101: not valid JSON"));
             Assert.Contains(errors, e => e.StartsWith($"{config}(8): error LB0100: Dataset file not found"));

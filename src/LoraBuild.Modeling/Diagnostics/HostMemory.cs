@@ -21,6 +21,9 @@ public static class HostMemory
 
     public static long ResidentBytes() => Read("VmRSS:");
 
+    /// <summary>Resident anonymous memory (heaps, tensors): unlike VmRSS it leaves out pages of mapped files the OS can drop.</summary>
+    public static long AnonymousBytes() => Read("RssAnon:");
+
     static long Read(string field)
     {
         try
