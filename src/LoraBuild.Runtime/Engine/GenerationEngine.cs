@@ -50,6 +50,12 @@ public sealed class GenerationEngine : IDisposable
     {
         if (adapter != AdapterHost.BaseOnly && !adapters.Contains(adapter))
             throw new LoraBuildException("LB0301", $"No adapter named '{adapter}' is loaded; loaded: {string.Join(", ", adapters.DefaultIfEmpty("none"))}.");
+        // Rows of a batch share the embedding table and head; an adapter that replaces them (modules_to_save) would be
+        // served wrong beside other rows, so it is refused here and served one request at a time (AdapterHost.Generate).
+        if (adapter != AdapterHost.BaseOnly && ModulesToSave.Has(model, adapter))
+            throw new LoraBuildException(ErrorCodes.AdapterUnsupported,
+                $"Adapter '{adapter}' trains {string.Join(" and ", ModulesToSave.Parameters(model, adapter).Select(p => p.Key[LoraModel.KeyPrefix.Length..^".weight".Length]))} whole (modules_to_save): " +
+                "the batching engine cannot serve it; generate with it one request at a time (AdapterHost.Generate, lorabuild generate).");
         if (promptIds.Count == 0)
             throw new LoraBuildException(ErrorCodes.ServeEmptyPrompt, "The prompt has no tokens: there is nothing to continue.");
         if (settings.MaxTokens < 1)
