@@ -214,6 +214,9 @@ public sealed class GenerationEngine : IDisposable
         var selected = logitRows is null || logitRows.Count == rowAdapters.Count ? null : logitRows;
         using var headRouting = selected is null ? null : new RowAdapterRouting(selected.Select(i => rowAdapters[(int)i]).ToList(), model.Device);
         using var headRows = selected is null ? null : tensor(selected.ToArray(), ScalarType.Int64, model.Device);
+        // No row's adapter replaces the embedding table (refused at Submit), but one-at-a-time generation
+        // (AdapterHost.Generate) may have left an adapter's copy active, which would apply to every row.
+        model.Model.EmbedTokensCopies.SetActive([]);
         foreach (var layer in layers) layer.SetRowRouting(routing);
         model.LmHead.SetRowRouting(headRouting ?? routing);
         try
