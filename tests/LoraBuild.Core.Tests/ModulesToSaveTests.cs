@@ -262,11 +262,10 @@ public class ModulesToSaveTests : IDisposable
               - embed_tokens
               - lm_head
             micro_batch_size: 2
-            sequence_len: 64
+            sequence_len: 128
             max_steps: 4
             learning_rate: 0.01
             lr_scheduler: constant
-            chat_template: chatml
 
             """ + extra);
         return path;
