@@ -79,6 +79,33 @@ public class ModulesToSaveTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Over an NF4 or int8 base (QLoRA, load_in_8bit) the embeddings and the head stay dense, as bitsandbytes keeps them:
+    /// the copies are the exact base weights, and they get gradients through the quantised layers.
+    /// </summary>
+    [Theory]
+    [InlineData("nf4")]
+    [InlineData("int8")]
+    public void Copies_over_a_quantised_base_are_the_dense_base_weights_and_train(string scheme)
+    {
+        using var scope = NewDisposeScope();
+        using var golden = SafeTensorsFile.Open(TestPaths.Hf("llama", "golden.safetensors"));
+        using var baseWeights = SafeTensorsFile.Open(TestPaths.Hf("llama", "model.safetensors"));
+        var ids = golden.Read("input_ids");
+        using var model = ModelLoader.Load(TestPaths.ModelFolder("llama"), null, null,
+            new QuantizedLoading(Quantization.BaseQuantization.For(scheme, true)!));
+        LoraModel.AddAdapter(model, "default", Config("embed_tokens", "lm_head"));
+        LoraModel.SetActiveAdapters(model, "default");
+        Assert.False(model.LmHead.IsQuantized);
+        Assert.All(model.LinearLayers().Where(l => l.Name != CausalLM.OutputHeadName), l => Assert.True(l.Layer.IsQuantized, l.Name));
+        var copies = ModulesToSave.Parameters(model, "default").ToDictionary(p => p.Key, p => p.Parameter);
+        Assert.False(copies[EmbedKey].ne(baseWeights.Read("model.embed_tokens.weight")).any().item<bool>());
+        Assert.False(copies[HeadKey].ne(baseWeights.Read("lm_head.weight")).any().item<bool>());
+        model.train();
+        model.TrainingLoss(ids, ids, ids.shape[0] * (ids.shape[1] - 1)).backward();
+        Assert.All(copies.Values, c => Assert.True(c.grad!.abs().max().item<float>() > 0));
+    }
+
     /// <summary>A module in modules_to_save is never a LoRA target (PEFT excludes it), and what is saved is PEFT's layout.</summary>
     [Fact]
     public void Saved_adapter_has_peft_keys_and_config_and_reloads_and_merges_to_the_same_logits()
@@ -279,7 +306,12 @@ public class ModulesToSaveTests : IDisposable
     [Fact]
     public void Axolotl_config_trains_the_modules_whole_and_the_adapter_reloads_to_the_trained_logits()
     {
-        var settings = TrainingConfigLoader.Load(WriteRun("run"));
+        var path = WriteRun("run");
+        // lorabuild check's logic accepts it and lists the setting.
+        var report = ConfigCheck.Run(TrainingConfigLoader.Load(path), [], path);
+        Assert.True(report.Ok, string.Join("\n", report.Errors.Select(e => e.Message)));
+        Assert.Contains(("modules_to_save", "embed_tokens,lm_head"), report.Settings);
+        var settings = TrainingConfigLoader.Load(path);
         Assert.Equal(new[] { "embed_tokens", "lm_head" }, settings.ModulesToSave);
         Assert.Equal(new[] { "embed_tokens", "lm_head" }, settings.ToLoraConfig().ModulesToSave!);
         var log = new List<string>();
