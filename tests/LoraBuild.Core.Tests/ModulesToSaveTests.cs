@@ -303,10 +303,12 @@ public class ModulesToSaveTests : IDisposable
     /// embedding rows of tokens the data never shows stay exactly the base's (their gradient is zero, so AdamW leaves
     /// them), the head's rows all move, and the adapter reloads to the logits training ended with.
     /// </summary>
-    [Fact]
-    public void Axolotl_config_trains_the_modules_whole_and_the_adapter_reloads_to_the_trained_logits()
+    [Theory]
+    [InlineData("false")]
+    [InlineData("true")]
+    public void Axolotl_config_trains_the_modules_whole_and_the_adapter_reloads_to_the_trained_logits(string bf16)
     {
-        var path = WriteRun("run");
+        var path = WriteRun("run", $"bf16: {bf16}\n");
         // lorabuild check's logic accepts it and lists the setting.
         var report = ConfigCheck.Run(TrainingConfigLoader.Load(path), [], path);
         Assert.True(report.Ok, string.Join("\n", report.Errors.Select(e => e.Message)));
@@ -329,17 +331,19 @@ public class ModulesToSaveTests : IDisposable
         {
             Assert.Equal(2 * 2 * 2 + 2, file.Tensors.Count);
             var embed = file.Read(EmbedKey);
-            var baseEmbed = baseWeights.Read("model.embed_tokens.weight");
+            // The copies start from the weights as the model holds them: in bf16, the checkpoint's rounded.
+            Tensor AsHeld(Tensor t) => bf16 == "true" ? t.to_type(ScalarType.BFloat16).to_type(ScalarType.Float32) : t;
+            var baseEmbed = AsHeld(baseWeights.Read("model.embed_tokens.weight"));
             var changed = embed.ne(baseEmbed).any(1);
             var changedRows = Enumerable.Range(0, (int)changed.shape[0]).Where(i => changed[i].item<bool>()).ToHashSet();
             var seen = ids.data<long>().Select(i => (int)i).ToHashSet();
             Assert.True(changedRows.IsSubsetOf(seen), $"rows changed for unseen tokens: {string.Join(",", changedRows.Except(seen))}");
             Assert.True(changedRows.Count >= seen.Count - 1, $"{changedRows.Count} of {seen.Count} seen tokens' rows changed");
             var head = file.Read(HeadKey);
-            Assert.Equal(512, head.ne(baseWeights.Read("lm_head.weight")).any(1).sum().item<long>());
+            Assert.Equal(512, head.ne(AsHeld(baseWeights.Read("lm_head.weight"))).any(1).sum().item<long>());
         }
 
-        using var model = AdapterLoader.Load(TestPaths.ModelFolder("llama"), [new AdapterSource("a", adapter)]);
+        using var model = AdapterLoader.Load(TestPaths.ModelFolder("llama"), [new AdapterSource("a", adapter)], bf16 == "true" ? ScalarType.BFloat16 : null);
         LoraModel.SetActiveAdapters(model, "a");
         model.eval();
         using (no_grad()) AdapterParityTests.AssertClose(probe.Read("logits"), model.Forward(ids), 1e-5, "reloaded trained adapter");
