@@ -122,7 +122,7 @@ public sealed class Trainer
         Result(WorkerPhases.Loading, $"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
             $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
             $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(quantization is null ? "" : " over " + quantization.Description)}")}" +
-            $"{(loraConfig.ModulesToSave is { } whole ? $", {string.Join(" and ", ModulesToSave.Resolve(model, loraConfig))} trained whole (modules_to_save)" : "")}, " +
+            $"{(loraConfig.ModulesToSave is not null ? $", {string.Join(" and ", ModulesToSave.Resolve(model, loraConfig))} trained whole (modules_to_save)" : "")}, " +
             $"{device.type.ToString().ToLowerInvariant()} {dtype}");
 
         outputFolder.CheckFreeSpace(RunBytesNeeded(trainable));
