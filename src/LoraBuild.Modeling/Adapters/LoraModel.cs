@@ -32,6 +32,8 @@ public static class LoraModel
     /// <summary>Adds a freshly initialised adapter: A kaiming-uniform (or gaussian 1/r), B zeros, DoRA magnitude = ||W||_row.</summary>
     public static void AddAdapter(CausalLM model, string name, LoraConfig config)
     {
+        // A bad modules_to_save entry fails before any layer is touched.
+        ModulesToSave.Resolve(model, config);
         using var _ = no_grad();
         foreach (var (moduleName, layer) in SelectTargets(model, config))
         {
