@@ -126,7 +126,8 @@ public sealed class Trainer
         var totalCount = model.BaseParameterCount() + (Full ? 0 : trainableCount);
         Result(WorkerPhases.Loading, $"model: {model.Config.ModelType}, {totalCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
             $"{trainableCount.ToString("N0", CultureInfo.InvariantCulture)} trainable ({100.0 * trainableCount / totalCount:0.###}%), " +
-            $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(quantization is null ? "" : " over " + quantization.Description)}")}, " +
+            $"{(Full ? "full fine-tuning" : $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha}{(quantization is null ? "" : " over " + quantization.Description)}")}" +
+            $"{(loraConfig.ModulesToSave is not null ? $", {string.Join(" and ", ModulesToSave.Resolve(model, loraConfig))} trained whole (modules_to_save)" : "")}, " +
             $"{device.type.ToString().ToLowerInvariant()} {dtype}");
 
         outputFolder.CheckFreeSpace(RunBytesNeeded(trainable));
@@ -262,6 +263,12 @@ public sealed class Trainer
             manual_seed(config.Seed);
             LoraModel.AddAdapter(model, AdapterName, loraConfig);
             LoraModel.SetActiveAdapters(model, AdapterName);
+            var saved = ModulesToSave.Resolve(model, loraConfig);
+            if (saved.Count > 0 && model.Config.TieWordEmbeddings)
+                Result(WorkerPhases.Note, $"modules_to_save: this model ties embed_tokens and lm_head (tie_word_embeddings); as in PEFT without ensure_weight_tying, " +
+                    $"{string.Join(" and ", saved)} {(saved.Count == 1 ? "is" : "are")} trained as {(saved.Count == 1 ? "its own copy" : "separate copies")}" +
+                    (saved.Count == 1 ? $", while {(saved[0] == ModulesToSave.OutputHead ? "the embeddings keep" : "the output head keeps")} the base weight" : "") +
+                    ". Such an adapter cannot be merged into this model (its config ties the two).");
         }
         var trainable = Full
             ? model.parameters().Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>().ToList()

@@ -36,6 +36,8 @@ public sealed class TrainingConfig
     public string InitLoraWeights { get; set; } = "default";
     public Dictionary<string, int> RankPattern { get; set; } = new();
     public Dictionary<string, double> AlphaPattern { get; set; } = new();
+    /// <summary>PEFT's modules_to_save (Axolotl lora_modules_to_save): embed_tokens and/or lm_head trained whole beside the adapter.</summary>
+    public List<string> ModulesToSave { get; set; } = [];
     public string Quantization { get; set; } = "none";
     public bool DoubleQuant { get; set; } = true;
     // Which Axolotl key chose the quantization, where: load_in_8bit and load_in_4bit / adapter: qlora conflict.
@@ -195,6 +197,9 @@ public sealed class TrainingConfig
         new("init_lora_weights", "default | gaussian", c => c.InitLoraWeights, (c, v) => c.InitLoraWeights = v.OneOf("init_lora_weights", "default", "true", "gaussian") is "true" ? "default" : v.Scalar!.ToLowerInvariant()),
         new("rank_pattern", "per-module rank", c => string.Join(",", c.RankPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.RankPattern = v.Mapping("rank_pattern", s => (v with { Scalar = s, Map = null }).Int("rank_pattern", 1, MaxRank))),
         new("alpha_pattern", "per-module alpha", c => string.Join(",", c.AlphaPattern.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value.ToString(CultureInfo.InvariantCulture)}")), (c, v) => c.AlphaPattern = v.Mapping("alpha_pattern", s => (v with { Scalar = s, Map = null }).Double("alpha_pattern", 0, 1e6, aboveMin: true))),
+        // Unset (empty) it is null, so every earlier fingerprint stays as it was.
+        new("modules_to_save", "modules trained whole beside the adapter and saved with it: embed_tokens, lm_head (PEFT modules_to_save)",
+            c => c.ModulesToSave.Count == 0 ? null : string.Join(",", c.ModulesToSave), (c, v) => c.ModulesToSave = ModulesToSaveList(v), "lora_modules_to_save"),
         new("quantization", "none | nf4 | int8 (row-wise absmax int8 weights, weight-only)", c => c.Quantization, (c, v) => c.Quantization = v.OneOf("quantization", "none", "nf4", "int8")),
         new("double_quant", "8-bit absmax constants", c => c.DoubleQuant, (c, v) => c.DoubleQuant = v.Bool("double_quant")),
         new("learning_rate", "peak learning rate", c => c.LearningRate, (c, v) => c.LearningRate = v.Double("learning_rate", 0, 10), "lr"),
@@ -315,6 +320,17 @@ public sealed class TrainingConfig
     }
 
     /// <summary>Module names, or one regex (checked here, so a bad pattern is a located error rather than a crash later).</summary>
+    /// <summary>Module names; each must name embed_tokens or lm_head (PEFT matches by suffix, as here when the model is loaded).</summary>
+    static List<string> ModulesToSaveList(Value v)
+    {
+        var list = v.Strings("modules_to_save").Distinct(StringComparer.Ordinal).ToList();
+        var other = list.FirstOrDefault(m => !("model.embed_tokens".EndsWith(m, StringComparison.Ordinal) || "lm_head".EndsWith(m, StringComparison.Ordinal)) || m.Length == 0);
+        if (other is not null)
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
+                $"'modules_to_save' entry '{other}' is not supported: only embed_tokens and lm_head can be trained whole beside the adapter here.", v.Source, v.Line, column: v.Column);
+        return list;
+    }
+
     static List<string> TargetList(Value v)
     {
         var list = v.Strings("target_modules");
@@ -372,6 +388,9 @@ public sealed class TrainingConfig
                 return;
             case "early_stopping_patience":
                 EarlyStoppingPatience = 0;
+                return;
+            case "modules_to_save":
+                ModulesToSave = [];
                 return;
         }
         if (key.Get(new TrainingConfig()) is { } fallback && Convert.ToString(fallback, CultureInfo.InvariantCulture) is { Length: > 0 } text)
@@ -431,8 +450,8 @@ public sealed class TrainingConfig
         if (SavesPerEpoch > 0 && SaveStepsGiven) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "save_steps and saves_per_epoch are mutually exclusive (as in Axolotl).", source);
         if (EvalsPerEpoch > 0 && EvalSteps > 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "eval_steps and evals_per_epoch are mutually exclusive (as in Axolotl).", source);
         if (string.IsNullOrEmpty(OutputDir)) throw Missing("output_dir");
-        if (Method == "full" && (Quantization != "none" || UseDora))
-            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full trains every weight; quantization and use_dora apply to LoRA only.", source);
+        if (Method == "full" && (Quantization != "none" || UseDora || ModulesToSave.Count > 0))
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full trains every weight; quantization, use_dora and modules_to_save apply to LoRA only.", source);
         if (MaxSteps == 0 && NumEpochs <= 0) throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "Set max_steps or a positive num_epochs.", source);
         if (EarlyStoppingPatience > 0 && (EvalSpecs.Count == 0 && ValSetSize <= 0 || EvalSteps == 0 && EvalsPerEpoch == 0))
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
@@ -454,6 +473,7 @@ public sealed class TrainingConfig
         RankPattern = RankPattern,
         AlphaPattern = AlphaPattern,
         InitLoraWeights = InitLoraWeights == "gaussian" ? LoraInit.Gaussian : LoraInit.Default,
+        ModulesToSave = ModulesToSave.Count == 0 ? null : ModulesToSave,
         // Never a machine path: the id given, else the base model folder's name.
         BaseModelNameOrPath = BaseModelId ?? (BaseModel is null ? null : Path.GetFileName(BaseModel.TrimEnd('/', '\\'))),
     };

@@ -31,16 +31,21 @@ public sealed record LoraConfig
     public LoraInit InitLoraWeights { get; init; } = LoraInit.Default;
     public string? BaseModelNameOrPath { get; init; }
     public string TaskType { get; init; } = "CAUSAL_LM";
+    /// <summary>PEFT's modules_to_save: modules trained whole beside the LoRA factors (<see cref="ModulesToSave"/>).</summary>
+    public IReadOnlyList<string>? ModulesToSave { get; init; }
 
     public static LoraConfig ForTargets(params string[] targets) =>
         targets is [AllLinear] ? new LoraConfig { TargetModuleRegex = AllLinear } : new LoraConfig { TargetModuleList = targets };
 
     public bool IsAllLinear => string.Equals(TargetModuleRegex, AllLinear, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>PEFT's check_target_module_exists for a module name (exclusions first, then targets).</summary>
+    /// <summary>PEFT's check_target_module_exists for a module name (exclusions first, then targets). A module trained
+    /// whole (modules_to_save) is never a LoRA target, as in PEFT.</summary>
     public bool Targets(string moduleName, bool isOutputHead)
     {
         if (ExcludeModules is { } excluded && excluded.Any(e => moduleName == e || moduleName.EndsWith("." + e, StringComparison.Ordinal)))
+            return false;
+        if (ModulesToSave is { } saved && saved.Any(m => moduleName == m || moduleName.EndsWith("." + m, StringComparison.Ordinal)))
             return false;
         if (IsAllLinear) return !isOutputHead;
         if (TargetModuleRegex is { } regex) return Regex.IsMatch(moduleName, "^(?:" + regex + ")$");
@@ -150,7 +155,7 @@ public sealed record LoraConfig
         if (Get("fan_in_fan_out", false)) throw Unsupported("fan_in_fan_out (Conv1D layers) is not supported.");
         if (Get("lora_bias", false)) throw Unsupported("lora_bias is not supported.");
         if (Get("use_qalora", false)) throw Unsupported("use_qalora is not supported.");
-        foreach (var key in new[] { "modules_to_save", "layers_to_transform", "target_parameters", "trainable_token_indices", "layer_replication" })
+        foreach (var key in new[] { "layers_to_transform", "target_parameters", "trainable_token_indices", "layer_replication" })
         {
             if (json[key] is JsonArray { Count: > 0 } or JsonValue) throw Unsupported($"'{key}' is not supported.");
         }
@@ -179,6 +184,17 @@ public sealed record LoraConfig
             _ => throw Unsupported("init_lora_weights must be true, false or \"gaussian\"."),
         };
 
+        var modulesToSave = json["modules_to_save"] switch
+        {
+            null => null,
+            JsonArray { Count: 0 } => null,
+            JsonArray a => a.Select(n => n is JsonValue v && v.TryGetValue<string>(out var m) ? m : throw Invalid("modules_to_save entries must be strings.")).ToList(),
+            _ => throw Invalid("modules_to_save must be a list of module names."),
+        };
+        // PEFT's ensure_weight_tying shares one copy between tied embed_tokens and lm_head; here each keeps its own.
+        if (modulesToSave is not null && Get("ensure_weight_tying", false))
+            throw Unsupported("ensure_weight_tying with modules_to_save is not supported (each module trained whole keeps its own copy here).");
+
         var r = Get("r", 8);
         if (r <= 0) throw Invalid("'r' must be positive.");
         return new LoraConfig
@@ -201,6 +217,7 @@ public sealed record LoraConfig
             InitLoraWeights = init,
             BaseModelNameOrPath = Get<string?>("base_model_name_or_path", null),
             TaskType = Get<string?>("task_type", null) ?? "CAUSAL_LM",
+            ModulesToSave = modulesToSave,
         };
     }
 
@@ -226,7 +243,7 @@ public sealed record LoraConfig
             ["layers_to_transform"] = null,
             ["lora_alpha"] = LoraAlpha,
             ["lora_dropout"] = LoraDropout,
-            ["modules_to_save"] = null,
+            ["modules_to_save"] = ModulesToSave is null ? null : new JsonArray(ModulesToSave.Select(m => (JsonNode)JsonValue.Create(m)!).ToArray()),
             ["peft_type"] = "LORA",
             ["r"] = R,
             ["rank_pattern"] = new JsonObject(RankPattern.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))),

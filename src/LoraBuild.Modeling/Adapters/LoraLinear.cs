@@ -1,3 +1,4 @@
+using LoraBuild.Diagnostics;
 using LoraBuild.Native;
 using LoraBuild.Quantization;
 using TorchSharp;
@@ -20,6 +21,7 @@ public sealed class LoraLinear : nn.Module
     readonly Dictionary<string, LoraAdapterWeights> adapters = new(StringComparer.Ordinal);
     string[] active = Array.Empty<string>();
     RowAdapterRouting? routing;
+    WeightCopies? copies;
 
     public LoraLinear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device)
         : this(new Parameter(empty(outFeatures, inFeatures, dtype, device), requires_grad: false),
@@ -82,6 +84,15 @@ public sealed class LoraLinear : nn.Module
     public Tensor BaseWeight(ScalarType dtype) =>
         quantized is not null ? quantized.Dequantize(dtype) : weight.dtype == dtype ? weight.alias() : weight.to_type(dtype);
     public Parameter? Bias => bias;
+
+    /// <summary>Adapters' trainable full copies of this layer's weight (modules_to_save, the output head only); the
+    /// active one replaces the frozen weight.</summary>
+    public WeightCopies Copies => copies ??= new WeightCopies(Models.CausalLM.OutputHeadName);
+
+    /// <summary>The weight this layer multiplies by in <paramref name="dtype"/>: the active adapter's copy, else the frozen base.</summary>
+    public Tensor WeightInUse(ScalarType dtype) =>
+        copies?.Active is { } copy ? copy.to_type(dtype) : BaseWeight(dtype);
+
     public IReadOnlyDictionary<string, LoraAdapterWeights> Adapters => adapters;
     public IReadOnlyList<string> ActiveAdapters => active;
 
@@ -97,9 +108,15 @@ public sealed class LoraLinear : nn.Module
         ForgetStacked();
         if (adapters.Remove(name, out var previous)) previous.Dispose();
         active = active.Where(a => a != name).ToArray();
+        copies?.Remove(name);
     }
 
-    public void SetActiveAdapters(IEnumerable<string> names) => active = names.Where(adapters.ContainsKey).ToArray();
+    public void SetActiveAdapters(IEnumerable<string> names)
+    {
+        var list = names.ToList();
+        copies?.SetActive(list);
+        active = list.Where(adapters.ContainsKey).ToArray();
+    }
 
     /// <summary>Per-row adapters for the next forward passes (serving a batch of requests for different adapters); it
     /// replaces the active set while it is set. Null returns to the active set.</summary>
@@ -111,8 +128,8 @@ public sealed class LoraLinear : nn.Module
         using var scope = NewDisposeScope();
         // Training through a quantised base: the quantised matmul keeps no dense weight for backward. DoRA needs the
         // dense weight for its norm anyway, so it takes the plain path.
-        var quantizedMatmul = quantized is not null && x.requires_grad && is_grad_enabled() && !active.Any(name => adapters[name].UseDora);
-        var baseWeight = quantizedMatmul ? null : BaseWeight(x.dtype);
+        var quantizedMatmul = quantized is not null && copies?.Active is null && x.requires_grad && is_grad_enabled() && !active.Any(name => adapters[name].UseDora);
+        var baseWeight = quantizedMatmul ? null : WeightInUse(x.dtype);
         var result = quantizedMatmul ? QuantizedLinear.Apply(x, quantized!, bias) : F.linear(x, baseWeight!, bias);
         if (active.Length == 0) return scope.MoveToOuter(result);
         foreach (var name in active)
@@ -129,7 +146,12 @@ public sealed class LoraLinear : nn.Module
         using var scope = NewDisposeScope();
         if (x.shape[0] != rows.RowCount)
             throw new ArgumentException($"Routing for {rows.RowCount} rows, input has {x.shape[0]}.", nameof(x));
-        var baseWeight = BaseWeight(x.dtype);
+        // A weight copy (modules_to_save) replaces the whole layer for its rows: served only when every row applies it.
+        var copy = rows.WholeBatch is { } all && copies?.ByAdapter.TryGetValue(all, out var wholeCopy) == true ? wholeCopy : null;
+        if (copy is null && copies is { } held && rows.Present.FirstOrDefault(held.ByAdapter.ContainsKey) is { } mixed)
+            throw new LoraBuildException(ErrorCodes.AdapterUnsupported,
+                $"Adapter '{mixed}' replaces {Models.CausalLM.OutputHeadName} (modules_to_save) and cannot share a batch with other rows; serve it alone.");
+        var baseWeight = copy is null ? BaseWeight(x.dtype) : copy.to_type(x.dtype);
         var result = F.linear(x, baseWeight, bias);
         if (rows.WholeBatch is { } every)
         {
@@ -256,6 +278,7 @@ public sealed class LoraLinear : nn.Module
             adapters.Clear();
             ForgetStacked();
             quantized?.Dispose();
+            copies?.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -32,6 +32,8 @@ public static class LoraModel
     /// <summary>Adds a freshly initialised adapter: A kaiming-uniform (or gaussian 1/r), B zeros, DoRA magnitude = ||W||_row.</summary>
     public static void AddAdapter(CausalLM model, string name, LoraConfig config)
     {
+        // A bad modules_to_save entry fails before any layer is touched.
+        ModulesToSave.Resolve(model, config);
         using var _ = no_grad();
         foreach (var (moduleName, layer) in SelectTargets(model, config))
         {
@@ -58,6 +60,7 @@ public static class LoraModel
                 : null;
             layer.AddAdapter(name, Create(a, b, magnitude, scaling, config.LoraDropout, rank, alpha));
         }
+        ModulesToSave.AddCopies(model, name, config);
     }
 
     internal static LoraAdapterWeights Create(Tensor a, Tensor b, Tensor? magnitude, double scaling, double dropout, int rank, double alpha) =>
@@ -68,6 +71,7 @@ public static class LoraModel
     public static void SetActiveAdapters(CausalLM model, params string[] names)
     {
         foreach (var (_, layer) in model.LinearLayers()) layer.SetActiveAdapters(names);
+        model.Model.EmbedTokensCopies.SetActive(names);
     }
 
     /// <summary>Per-row adapters on every layer for the coming forward passes; null returns to the active set.</summary>
@@ -77,9 +81,11 @@ public static class LoraModel
     }
 
     public static IEnumerable<string> AdapterNames(CausalLM model) =>
-        model.LinearLayers().SelectMany(l => l.Layer.Adapters.Keys).Distinct();
+        model.LinearLayers().SelectMany(l => l.Layer.Adapters.Keys)
+            .Concat(model.LmHead.Copies.ByAdapter.Keys).Concat(model.Model.EmbedTokensCopies.ByAdapter.Keys).Distinct();
 
-    /// <summary>The adapter's tensors under the keys PEFT saves (lora_A.weight, lora_B.weight, lora_magnitude_vector).</summary>
+    /// <summary>The adapter's tensors under the keys PEFT saves (lora_A.weight, lora_B.weight, lora_magnitude_vector),
+    /// then its modules trained whole (modules_to_save: base_model.model.lm_head.weight ...).</summary>
     public static IReadOnlyList<(string Key, Parameter Parameter)> AdapterParameters(CausalLM model, string name)
     {
         var result = new List<(string, Parameter)>();
@@ -91,6 +97,7 @@ public static class LoraModel
             result.Add((prefix + "lora_B.weight", adapter.LoraB));
             if (adapter.Magnitude is not null) result.Add((prefix + "lora_magnitude_vector", adapter.Magnitude));
         }
+        result.AddRange(ModulesToSave.Parameters(model, name));
         return result;
     }
 
@@ -107,11 +114,30 @@ public static class LoraModel
         NativeHeap.ReleaseFreePages();
     }
 
-    /// <summary>Folds the adapter into the base weights (W' = W + s·B·A, or DoRA's rescaled form) and removes it. A merged
-    /// model is dense: a quantised base is dequantized, adapted layers or not.</summary>
+    /// <summary>Folds the adapter into the base weights (W' = W + s·B·A, or DoRA's rescaled form; a module trained whole
+    /// takes its trained weight) and removes it. A merged model is dense: a quantised base is dequantized, adapted layers or not.</summary>
     public static void Merge(CausalLM model, string name)
     {
+        // Tied embeddings: the copies (PEFT without ensure_weight_tying) give embed_tokens and lm_head different
+        // weights, which a model whose config ties them cannot hold.
+        if (model.Config.TieWordEmbeddings && ModulesToSave.Has(model, name))
+            throw new LoraBuildException(ErrorCodes.AdapterUnsupported,
+                $"Adapter '{name}' trains {string.Join(" and ", ModulesToSave.Parameters(model, name).Select(p => p.Key[KeyPrefix.Length..^".weight".Length]))} whole on a model with tied embeddings " +
+                "(tie_word_embeddings): merged, embed_tokens and lm_head would differ, which this model's config cannot express. Use the adapter unmerged.");
         using var _ = no_grad();
+        var embedCopies = model.Model.EmbedTokensCopies;
+        if (embedCopies.ByAdapter.TryGetValue(name, out var embedCopy))
+        {
+            model.Model.EmbedTokensWeight.copy_(embedCopy);
+            embedCopies.Remove(name);
+        }
+        if (model.LmHead.Copies.ByAdapter.TryGetValue(name, out var headCopy))
+        {
+            // The copy is the whole merged head (the head is never a LoRA target of an adapter that saves it).
+            model.LmHead.Dequantize();
+            model.LmHead.Weight.copy_(headCopy);
+            model.LmHead.Copies.Remove(name);
+        }
         foreach (var (_, layer) in model.LinearLayers())
         {
             if (!layer.Adapters.ContainsKey(name)) { layer.Dequantize(); continue; }

@@ -2,6 +2,7 @@ using LoraBuild.Diagnostics;
 using LoraBuild.IO;
 using LoraBuild.Models;
 using LoraBuild.SafeTensors;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoraBuild.Adapters;
@@ -13,7 +14,8 @@ public static class PeftAdapter
 
     /// <summary>
     /// Loads an adapter folder onto <paramref name="model"/> under <paramref name="name"/>. Every tensor must belong to a
-    /// target layer and have that layer's shape; every target must have its tensors.
+    /// target layer and have that layer's shape; every target must have its tensors. A module in modules_to_save
+    /// (embed_tokens, lm_head) gets the saved weight as this adapter's copy of it.
     /// </summary>
     public static LoraConfig Load(string directory, CausalLM model, string name)
     {
@@ -30,8 +32,19 @@ public static class PeftAdapter
         var targets = LoraModel.SelectTargets(model, config);
         var claimed = new HashSet<string>(StringComparer.Ordinal);
         var loaded = new List<(LoraLinear Layer, LoraAdapterWeights Weights)>();
+        var copies = new List<(string Module, Tensor Weight)>();
+        void DisposeLoaded()
+        {
+            foreach (var (_, w) in loaded) w.Dispose();
+            foreach (var (_, w) in copies) w.Dispose();
+        }
         try
         {
+            foreach (var module in ModulesToSave.Resolve(model, config, Path.Combine(directory, LoraConfig.FileName)))
+            {
+                var read = ReadChecked(file, ModulesToSave.Key(module), ModulesToSave.Shape(model, module), claimed, weightsPath);
+                copies.Add((module, read.to(model.Device)));
+            }
             foreach (var (moduleName, layer) in targets)
             {
                 var prefix = LoraModel.KeyPrefix + moduleName + ".";
@@ -45,18 +58,19 @@ public static class PeftAdapter
         }
         catch
         {
-            foreach (var (_, w) in loaded) w.Dispose();
+            DisposeLoaded();
             throw;
         }
 
         var stray = file.Tensors.Keys.Where(k => !claimed.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         if (stray.Count > 0)
         {
-            foreach (var (_, w) in loaded) w.Dispose();
+            DisposeLoaded();
             throw new LoraBuildException(ErrorCodes.AdapterTargetNotFound,
                 $"Adapter tensor '{stray[0]}' (and {stray.Count - 1} more) matches no target layer of this model: the adapter was made for a different model.", weightsPath);
         }
         foreach (var (layer, weights) in loaded) layer.AddAdapter(name, weights);
+        foreach (var (module, weight) in copies) ModulesToSave.CopiesOf(model, module).Add(name, new Parameter(weight, requires_grad: true));
         return config;
     }
 

@@ -90,7 +90,8 @@ public sealed class CausalLM : nn.Module
     /// Training's loss from input ids: the summed token cross-entropy divided by <paramref name="divisor"/> (the step's
     /// predicted-token count makes it HF's mean). The decoder runs, then the head and cross-entropy fused over row
     /// chunks (<see cref="LinearCrossEntropy"/>, which applies the final-logit soft-capping too), so no full float32
-    /// logits tensor is made. A head that carries an active adapter or a bias takes the plain path.
+    /// logits tensor is made; an adapter's trainable copy of the head (modules_to_save) gets its gradient there. A head
+    /// that carries an active LoRA adapter or a bias takes the plain path.
     /// </summary>
     public Tensor TrainingLoss(Tensor inputIds, Tensor labels, double divisor)
     {
@@ -98,7 +99,7 @@ public sealed class CausalLM : nn.Module
         var hidden = model.Forward(inputIds);
         var loss = lm_head.ActiveAdapters.Count > 0 || lm_head.Bias is not null
             ? TokenLossSum(SoftCap(lm_head.Forward(hidden)), labels).DividedBy(divisor)
-            : LinearCrossEntropy.Loss(hidden, lm_head.BaseWeight(hidden.dtype), labels, divisor, softcap: Config.FinalLogitSoftcapping);
+            : LinearCrossEntropy.Loss(hidden, lm_head.WeightInUse(hidden.dtype), labels, divisor, softcap: Config.FinalLogitSoftcapping);
         return scope.MoveToOuter(loss);
     }
 

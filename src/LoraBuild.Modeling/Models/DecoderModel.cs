@@ -35,6 +35,9 @@ public sealed class DecoderModel : nn.Module
 
     public Parameter EmbedTokensWeight => embed_tokens.Weight;
 
+    /// <summary>Adapters' trainable copies of the embedding table (modules_to_save).</summary>
+    public Adapters.WeightCopies EmbedTokensCopies => embed_tokens.Copies;
+
     /// <summary>Gradient checkpointing: recompute each layer in backward instead of keeping its activations.</summary>
     public bool GradientCheckpointing { get; set; }
 

@@ -50,6 +50,12 @@ public sealed class GenerationEngine : IDisposable
     {
         if (adapter != AdapterHost.BaseOnly && !adapters.Contains(adapter))
             throw new LoraBuildException("LB0301", $"No adapter named '{adapter}' is loaded; loaded: {string.Join(", ", adapters.DefaultIfEmpty("none"))}.");
+        // Rows of a batch share the embedding table and head; an adapter that replaces them (modules_to_save) would be
+        // served wrong beside other rows, so it is refused here and served one request at a time (AdapterHost.Generate).
+        if (adapter != AdapterHost.BaseOnly && ModulesToSave.Has(model, adapter))
+            throw new LoraBuildException(ErrorCodes.AdapterUnsupported,
+                $"Adapter '{adapter}' trains {string.Join(" and ", ModulesToSave.Parameters(model, adapter).Select(p => p.Key[LoraModel.KeyPrefix.Length..^".weight".Length]))} whole (modules_to_save): " +
+                "the batching engine cannot serve it; generate with it one request at a time (AdapterHost.Generate, lorabuild generate).");
         if (promptIds.Count == 0)
             throw new LoraBuildException(ErrorCodes.ServeEmptyPrompt, "The prompt has no tokens: there is nothing to continue.");
         if (settings.MaxTokens < 1)
@@ -208,6 +214,9 @@ public sealed class GenerationEngine : IDisposable
         var selected = logitRows is null || logitRows.Count == rowAdapters.Count ? null : logitRows;
         using var headRouting = selected is null ? null : new RowAdapterRouting(selected.Select(i => rowAdapters[(int)i]).ToList(), model.Device);
         using var headRows = selected is null ? null : tensor(selected.ToArray(), ScalarType.Int64, model.Device);
+        // No row's adapter replaces the embedding table (refused at Submit), but one-at-a-time generation
+        // (AdapterHost.Generate) may have left an adapter's copy active, which would apply to every row.
+        model.Model.EmbedTokensCopies.SetActive([]);
         foreach (var layer in layers) layer.SetRowRouting(routing);
         model.LmHead.SetRowRouting(headRouting ?? routing);
         try

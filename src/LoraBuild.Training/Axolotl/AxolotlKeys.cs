@@ -81,7 +81,6 @@ public static class AxolotlKeys
         Refuse("training an adapter on top of an existing one (lora_model_dir) is not supported; start from the base model", "lora_model_dir");
         Refuse("resuming from a named checkpoint folder is not supported; lorabuild train --resume continues from the run's own newest matching checkpoint",
             "resume_from_checkpoint");
-        Refuse("training whole modules beside the adapter (embed_tokens, lm_head) is not supported here", "lora_modules_to_save");
         Refuse("a config or tokenizer from another repository than base_model is not supported; the base model's own are used",
             "base_model_config", "tokenizer_config");
         Refuse("grouping examples by length changes the batches; batches here keep the (shuffled) dataset order", "group_by_length");

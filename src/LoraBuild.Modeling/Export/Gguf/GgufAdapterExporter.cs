@@ -32,6 +32,8 @@ public static class GgufAdapterExporter
         var alpha = lora.LoraAlpha;
         var tensors = new List<GgufTensor>();
         var problems = new List<string>();
+        if (lora.ModulesToSave is { } whole)
+            problems.Add($"modules_to_save ({string.Join(", ", whole)}): modules trained whole have no place in a GGUF LoRA (export it merged: add --merge)");
         foreach (var key in file.Tensors.Keys.Where(k => k.EndsWith(".lora_A.weight", StringComparison.Ordinal)).OrderBy(k => file.Tensors[k].Begin))
         {
             var module = key[..^".lora_A.weight".Length];
