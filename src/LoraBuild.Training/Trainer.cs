@@ -116,7 +116,7 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
         if (Full && dtype != ScalarType.Float32)
-            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32.");
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32 (bf16 and fp16 mixed precision are for adapters here).");
         // The output folder before anything else: a file in the way, a read-only disk or another run holding it fails now.
         using var outputFolder = OutputFolder.Open(config.OutputDir!, RunFile);
         var output = outputFolder.Path;

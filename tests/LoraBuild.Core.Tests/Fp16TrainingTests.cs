@@ -11,6 +11,7 @@ namespace LoraBuild.Tests;
 /// and torch.amp.GradScaler's dynamic loss scale (65536, halved with the step skipped on overflow, doubled after 2000
 /// clean steps), whose state survives --resume.
 /// </summary>
+[Collection(SerialTrainingCollection.Name)]
 public class Fp16TrainingTests : IDisposable
 {
     readonly string dir = TestPaths.TempDirectory();

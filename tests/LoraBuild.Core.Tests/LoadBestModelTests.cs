@@ -6,6 +6,11 @@ using static TorchSharp.torch;
 
 namespace LoraBuild.Tests;
 
+/// <summary>
+/// transformers' load_best_model_at_end (metric eval_loss): the adapter written is the checkpoint saved at the best
+/// evaluation; Axolotl turns it on with early_stopping_patience; it survives --resume.
+/// </summary>
+[Collection(SerialTrainingCollection.Name)]
 public class LoadBestModelTests : IDisposable
 {
     readonly string dir = TestPaths.TempDirectory();
