@@ -24,10 +24,13 @@ public sealed class BestModel : IDisposable
     public long? Step { get; private set; }
     public IReadOnlyList<Tensor>? Weights => weights;
 
-    /// <summary>Records one evaluation during training; true when it is the best so far (strictly lower, as np.less).</summary>
+    /// <summary>
+    /// Records one evaluation during training; true when it is the best so far: strictly lower than the best, which starts
+    /// at +inf (np.less, so a NaN loss is never the best).
+    /// </summary>
     public bool Observe(long step, double evalLoss)
     {
-        if (BestLoss is { } best && !(evalLoss < best)) return false;
+        if (!(evalLoss < (BestLoss ?? double.PositiveInfinity))) return false;
         BestLoss = evalLoss;
         BestEvalStep = step;
         return true;

@@ -94,6 +94,13 @@ public class LoadBestModelTests : IDisposable
         using var replayed = new BestModel();
         replayed.Replay(losses.Select((l, i) => new EvalPoint(i + 1, l)).Take(8));
         Assert.Equal((7L, 0.9), (replayed.BestEvalStep!.Value, replayed.BestLoss!.Value));
+        // A NaN loss is never the best, not even the first (transformers starts best_metric at +inf and compares with np.less).
+        using var nan = new BestModel();
+        Assert.False(nan.Observe(1, double.NaN));
+        Assert.Null(nan.BestEvalStep);
+        Assert.True(nan.Observe(2, 5.0));
+        Assert.False(nan.Observe(3, double.NaN));
+        Assert.Equal(2L, nan.BestEvalStep);
     }
 
     const string Learning = "learning_rate: 0.05\neval_steps: 2\nsave_steps: 2\n";
