@@ -90,7 +90,7 @@ public sealed class TrainingConfig
     public int SavesPerEpoch { get; set; }
     /// <summary>Axolotl early_stopping_patience (0 = off): stop after this many evaluations in a row without a lower eval loss.</summary>
     public int EarlyStoppingPatience { get; set; }
-    /// <summary>HF load_best_model_at_end, given explicitly (Axolotl also turns it on with early_stopping_patience; see <see cref="BestModelAtEnd"/>).</summary>
+    /// <summary>HF load_best_model_at_end, given explicitly (Axolotl also turns it on with early_stopping_patience; see <see cref="BestModelImplied"/>).</summary>
     public bool LoadBestModelAtEnd { get; set; }
     /// <summary>
     /// Axolotl's implicit load_best_model_at_end (core/builders/causal.py): early_stopping_patience with a checkpoint cadence given
