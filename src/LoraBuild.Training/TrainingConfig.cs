@@ -329,6 +329,10 @@ public sealed class TrainingConfig
             c.LossScaling = c.axolotlFp16;
         }
         else c.Dtype = c.axolotlBf16 == "false" ? "float32" : "auto";
+        // A later key can override an earlier one's note (bf16: true over fp16, fp16 over float16): only the run's own stays.
+        var stale = c.Dtype != "float16" ? ["fp16", "float16"] : c.LossScaling ? new[] { "float16" } : ["fp16"];
+        foreach (var key in stale)
+            if (c.notedKeys.Remove(key)) c.Notes.RemoveAll(n => n.Contains($": note: {key}: ", StringComparison.Ordinal));
     }
 
     /// <summary>

@@ -140,6 +140,7 @@ public class TrainingConfigInputTests : IDisposable
     [InlineData("fp16: true\n", "float16", true)]
     [InlineData("float16: true\n", "float16", false)]
     [InlineData("fp16: true\nfloat16: true\n", "float16", true)]
+    [InlineData("float16: true\nfp16: true\n", "float16", true)]
     [InlineData("bf16: true\nfp16: true\n", "bfloat16", true)]
     [InlineData("fp16: true\nbf16: true\n", "bfloat16", true)]
     [InlineData("fp16: true\nbfloat16: true\n", "bfloat16", true)]
@@ -157,6 +158,11 @@ public class TrainingConfigInputTests : IDisposable
         Assert.Equal((dtype, lossScaling), (config.Dtype, config.LossScaling));
         // Half precision without loss scaling is its own entry in the fingerprint.
         Assert.Contains(("dtype", dtype == "float16" && !lossScaling ? "float16 (no loss scaling)" : dtype), config.DecidingSettings());
+        // One note when the run is float16 (which kind), none when bf16 won.
+        var expected = dtype != "float16" ? null : lossScaling ? "fp16: float16 compute over a float16 base" : "float16: the model is loaded and computed in float16 without AMP's loss scaling";
+        if (yaml.StartsWith("dtype")) expected = null;
+        if (expected is null) Assert.Empty(config.Notes);
+        else Assert.Contains(expected, Assert.Single(config.Notes));
     }
 
     [Theory]
