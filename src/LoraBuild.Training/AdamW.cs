@@ -77,6 +77,21 @@ public sealed class AdamW : IDisposable
         return total;
     }
 
+    /// <summary>
+    /// fp16 loss scaling (GradScaler.unscale_): whether every gradient is finite, checked before they are multiplied by
+    /// <paramref name="inverseScale"/> in float32 (as torch's _amp_foreach_non_finite_check_and_unscale_ does).
+    /// </summary>
+    public bool UnscaleGradients(float inverseScale)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        SyncGradients();
+        var allFinite = flatGradients.isfinite().all().item<bool>();
+        using var factor = inverseScale.ToScalar();
+        flatGradients.mul_(factor);
+        return allFinite;
+    }
+
     public void Update(double learningRate)
     {
         using var _ = no_grad();

@@ -19,6 +19,7 @@ public sealed class CheckpointStore
     const string TrainableFile = "trainable.safetensors";
     const string OptimizerFile = "optimizer.safetensors";
     const string StateFile = "trainer_state.json";
+    const string BestFile = "best_model.safetensors";
 
     readonly string root;
     readonly int keep;
@@ -30,11 +31,15 @@ public sealed class CheckpointStore
     }
 
     /// <summary>trainer_state.json: the step, the run's fingerprint, and both curves so far (a resumed run's plots and
-    /// metrics.json keep the points recorded before the interruption). EvalCurve is absent in older checkpoints.</summary>
-    sealed record State(long Step, string Fingerprint, List<LossPoint> Curve, List<EvalPoint>? EvalCurve = null);
+    /// metrics.json keep the points recorded before the interruption). EvalCurve is absent in older checkpoints; LossScale
+    /// (fp16's GradScaler state) and BestStep (load_best_model_at_end's kept step) only where the run has them.</summary>
+    sealed record State(long Step, string Fingerprint, List<LossPoint> Curve, List<EvalPoint>? EvalCurve = null, LossScaler.State? LossScale = null,
+        long? BestStep = null);
 
+    /// <param name="scaler">fp16's loss scale, saved so a resumed run continues with it (GradScaler's state_dict).</param>
+    /// <param name="best">load_best_model_at_end's kept weights: best_model.safetensors when they are an earlier step's.</param>
     public string Save(long step, string fingerprint, IReadOnlyList<Parameter> trainable, AdamW optimizer, IReadOnlyList<LossPoint> curve,
-        IReadOnlyList<EvalPoint> evalCurve)
+        IReadOnlyList<EvalPoint> evalCurve, LossScaler? scaler = null, BestModel? best = null)
     {
         var path = Path.Combine(root, Prefix + step.ToString("D8", CultureInfo.InvariantCulture));
         try
@@ -44,7 +49,10 @@ public sealed class CheckpointStore
                 SafeTensorsWriter.Write(Path.Combine(temp, TrainableFile), trainable.Select((p, i) => KeyValuePair.Create($"param.{i}", (Tensor)p)));
                 InjectedFault.DiskFullAtCheckpoint(step);
                 SafeTensorsWriter.Write(Path.Combine(temp, OptimizerFile), optimizer.State());
-                File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(new State(step, fingerprint, curve.ToList(), evalCurve.ToList())));
+                if (best is { Step: { } bestStep, Weights: { } weights } && bestStep != step)
+                    SafeTensorsWriter.Write(Path.Combine(temp, BestFile), weights.Select((t, i) => KeyValuePair.Create($"param.{i}", t)));
+                File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(
+                    new State(step, fingerprint, curve.ToList(), evalCurve.ToList(), scaler?.Save(), best?.Step)));
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -79,8 +87,12 @@ public sealed class CheckpointStore
             }
         });
 
-    /// <summary>Loads a checkpoint into the trainable tensors and the optimizer; returns the step it was taken at.</summary>
-    public long Restore(string path, IReadOnlyList<Parameter> trainable, AdamW optimizer, List<LossPoint> curve, List<EvalPoint> evalCurve)
+    /// <summary>
+    /// Loads a checkpoint into the trainable tensors and the optimizer (and, where given, the loss scale and the best model's
+    /// kept weights); returns the step it was taken at.
+    /// </summary>
+    public long Restore(string path, IReadOnlyList<Parameter> trainable, AdamW optimizer, List<LossPoint> curve, List<EvalPoint> evalCurve,
+        LossScaler? scaler = null, BestModel? best = null)
     {
         var state = JsonSerializer.Deserialize<State>(File.ReadAllText(Path.Combine(path, StateFile)))
             ?? throw new LoraBuildException(ErrorCodes.CheckpointInvalid, "Checkpoint state is empty.", path);
@@ -95,8 +107,22 @@ public sealed class CheckpointStore
                 trainable[i].copy_(value);
             }
         }
+        if (scaler is not null)
+            scaler.Load(state.LossScale ?? throw new LoraBuildException(ErrorCodes.CheckpointInvalid, "Checkpoint has no loss scale; this run trains in fp16.", path));
+        // AdamW's step count leaves out the steps fp16 skipped (torch's optimizer.step never ran for them).
         using (var optimizerState = SafeTensorsFile.Open(Path.Combine(path, OptimizerFile)))
-            optimizer.LoadState(name => optimizerState.Read(name), state.Step);
+            optimizer.LoadState(name => optimizerState.Read(name), state.Step - (state.LossScale?.SkippedSteps ?? 0));
+        if (best is not null && state.BestStep is { } bestStep)
+        {
+            if (bestStep == state.Step) best.Keep(bestStep, trainable);
+            else
+            {
+                using var tensors = SafeTensorsFile.Open(Path.Combine(path, BestFile));
+                var read = Enumerable.Range(0, trainable.Count).Select(i => tensors.Read($"param.{i}")).ToList();
+                best.Keep(bestStep, read);
+                foreach (var t in read) t.Dispose();
+            }
+        }
         curve.Clear();
         curve.AddRange(state.Curve);
         evalCurve.Clear();

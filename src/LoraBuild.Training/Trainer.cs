@@ -45,6 +45,14 @@ public sealed record TrainingResult(string OutputDirectory, string Fingerprint, 
 {
     /// <summary>The step early_stopping_patience ended training at (then <see cref="Steps"/> is that step); null when it ran to the end.</summary>
     public long? StoppedEarlyAtStep { get; init; }
+    /// <summary>load_best_model_at_end: the step whose adapter was written (the best evaluation's) and its eval loss; null when it is off or no save fell on a best evaluation.</summary>
+    public long? BestStep { get; init; }
+    public double? BestEvalLoss { get; init; }
+    /// <summary>"fp16" (float16 with loss scaling), "float16" (without), "bf16", or null for float32.</summary>
+    public string? MixedPrecision { get; init; }
+    /// <summary>fp16: the loss scale at the end and the steps skipped because their gradients overflowed.</summary>
+    public float? LossScale { get; init; }
+    public long SkippedSteps { get; init; }
 }
 
 /// <summary>
@@ -93,10 +101,16 @@ public sealed class Trainer
         public void Dispose() => Storage?.Dispose();
     }
 
-    /// <summary>What the step loop produced.</summary>
-    /// <summary>What the loop did: <c>TotalSteps</c> is the steps taken (fewer than planned when early stopping ended it).</summary>
+    /// <summary>What the loop did: <c>TotalSteps</c> is the steps taken (fewer than planned when early stopping ended it);
+    /// <c>BestStep</c> the step whose weights the model holds under load_best_model_at_end (an earlier one when it put them back).</summary>
     sealed record StepsOutcome(long TotalSteps, IReadOnlyList<LossPoint> Curve, double LastLoss, long Tokens, double Seconds, List<EvalPoint> EvalCurve,
-        long? StoppedEarlyAt = null);
+        long? StoppedEarlyAt = null, long? BestStep = null, LossScaler? Scaler = null);
+
+    /// <summary>
+    /// Called after each step's backward with the step (1-based) and the trainable tensors, whose .grad hold the step's
+    /// (loss-scaled) gradients: the fp16 tests put an inf into one here, as an overflow would.
+    /// </summary>
+    public Action<long, IReadOnlyList<Parameter>>? GradientsReady { get; init; }
 
     bool Full => config.Method == "full";
 
@@ -107,7 +121,7 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         var (device, dtype) = DeviceSelection.Resolve(config.Device, config.Dtype, ErrorCodes.ConfigValueInvalid, $"device: {config.Device}");
         if (Full && dtype != ScalarType.Float32)
-            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32.");
+            throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "method: full keeps float32 weights (they are the optimizer's master values); set dtype: float32 (bf16 and fp16 mixed precision are for adapters here).");
         // The output folder before anything else: a file in the way, a read-only disk or another run holding it fails now.
         using var outputFolder = OutputFolder.Open(config.OutputDir!, RunFile);
         var output = outputFolder.Path;
@@ -154,6 +168,7 @@ public sealed class Trainer
         {
             var manifest = new AdapterManifest(config.Quantization, config.DoubleQuant, ModelHash.Sha256(config.BaseModel!), fingerprint, RunFingerprint.WorkerVersion)
             {
+                MixedPrecision = MixedPrecision(model.DType),
                 // Recorded only for a Hub base (a commit is known): a consumer can then find it in the HF cache by id.
                 BaseModelId = config.BaseModelCommit is null ? null : config.BaseModelId,
                 BaseModelCommit = config.BaseModelCommit,
@@ -164,8 +179,18 @@ public sealed class Trainer
         WriteProbe(model, data.Train[0], Path.Combine(output, ProbeFile));
 
         var result = new TrainingResult(output, fingerprint, steps.TotalSteps, steps.LastLoss, steps.Curve, eval, baseEval, trainableCount, totalCount,
-            steps.Tokens / Math.Max(1e-9, steps.Seconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds) { StoppedEarlyAtStep = steps.StoppedEarlyAt };
-        if (eval is not null) steps.EvalCurve.Add(new EvalPoint(steps.TotalSteps, eval.EvalLoss));
+            steps.Tokens / Math.Max(1e-9, steps.Seconds), HostMemory.PeakBytes(), clock.Elapsed.TotalSeconds)
+        {
+            StoppedEarlyAtStep = steps.StoppedEarlyAt,
+            BestStep = steps.BestStep,
+            BestEvalLoss = steps.BestStep is { } bestStep ? steps.EvalCurve.Last(p => p.Step == bestStep).Loss : null,
+            MixedPrecision = MixedPrecision(model.DType),
+            LossScale = steps.Scaler?.Scale,
+            SkippedSteps = steps.Scaler?.SkippedSteps ?? 0,
+        };
+        // The final evaluation is the last step's point, unless that step was evaluated already or an earlier step's adapter was put back.
+        if (eval is not null && (steps.BestStep ?? steps.TotalSteps) == steps.TotalSteps && steps.EvalCurve.LastOrDefault()?.Step != steps.TotalSteps)
+            steps.EvalCurve.Add(new EvalPoint(steps.TotalSteps, eval.EvalLoss));
         AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), MetricsJson(result, steps.EvalCurve));
         chart.Write(output, config.AdapterName ?? (Full ? "full fine-tuning" : Path.GetFileName(output)), steps.Curve, steps.EvalCurve);
         // run.json last: its presence marks the output complete.
@@ -178,7 +203,7 @@ public sealed class Trainer
         }, new JsonSerializerOptions { WriteIndented = true }));
         checkpoints.DeleteAll();
         Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture,
-            $"done: {steps.TotalSteps} steps{(steps.StoppedEarlyAt is { } stop ? $" (stopped early at step {stop})" : "")} in {steps.Seconds:0.0}s, final loss {steps.LastLoss:0.0000}, output {output}"));
+            $"done: {steps.TotalSteps} steps{(steps.StoppedEarlyAt is { } stop ? $" (stopped early at step {stop})" : "")}{(steps.BestStep is { } kept && kept != steps.TotalSteps ? $" (adapter of step {kept}, the best evaluation)" : "")} in {steps.Seconds:0.0}s, final loss {steps.LastLoss:0.0000}, output {output}"));
         return result;
     }
 
@@ -235,7 +260,8 @@ public sealed class Trainer
     long RunBytesNeeded(IReadOnlyList<Parameter> trainable)
     {
         var trainableBytes = trainable.Sum(p => p.numel() * 4L);
-        var checkpoint = 3 * trainableBytes;
+        // load_best_model_at_end may add the best step's copy (best_model.safetensors).
+        var checkpoint = (config.LoadBestModelAtEnd || config.BestModelImplied ? 4 : 3) * trainableBytes;
         var kept = config.SaveSteps > 0 ? (Math.Max(0, config.SaveTotalLimit) + 1) * checkpoint : 0;
         return (long)((kept + trainableBytes) * 1.1);
     }
@@ -285,20 +311,25 @@ public sealed class Trainer
         long totalSteps = config.MaxSteps > 0 ? config.MaxSteps : (long)Math.Ceiling(config.NumEpochs * plan.StepsPerEpoch);
         var cadence = StepCadence.Resolve(config, totalSteps);
         if (cadence.Note is { } cadenceNote) Result(WorkerPhases.Note, cadenceNote);
+        // fp16 mixed precision: the float32 adapter gradients arrive scaled and are unscaled before clipping and the update.
+        var scaler = model.DType == ScalarType.Float16 && config.LossScaling ? new LossScaler() : null;
+        using var best = BestModelTracking(cadence, data);
         var curve = new List<LossPoint>();
         var evalCurve = new List<EvalPoint>();
         long startStep = 0;
         if (resume && checkpoints.Newest(fingerprint) is { } checkpoint)
         {
-            startStep = checkpoints.Restore(checkpoint, trainable, optimizer, curve, evalCurve);
-            Result(WorkerPhases.Training, $"resumed from {checkpoint} at step {startStep}/{totalSteps}");
+            startStep = checkpoints.Restore(checkpoint, trainable, optimizer, curve, evalCurve, scaler, best);
+            Result(WorkerPhases.Training, $"resumed from {checkpoint} at step {startStep}/{totalSteps}" +
+                (scaler is null ? "" : string.Create(CultureInfo.InvariantCulture, $" (loss scale {scaler.Scale}, {scaler.SkippedSteps} steps skipped so far)")));
         }
         else if (resume)
         {
             Result(WorkerPhases.Training, "resume: no checkpoint with a matching fingerprint; starting from step 0");
         }
-        // Replayed from the checkpoint's eval curve: a resumed run keeps the patience counter it had.
+        // Replayed from the checkpoint's eval curve: a resumed run keeps the patience counter and the best evaluation it had.
         var earlyStopping = config.EarlyStoppingPatience > 0 ? EarlyStopping.Replay(config.EarlyStoppingPatience, evalCurve) : null;
+        best?.Replay(evalCurve);
         long? stoppedEarlyAt = null;
 
         model.train();
@@ -309,11 +340,13 @@ public sealed class Trainer
         for (var step = startStep; step < totalSteps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var learningRate = LearningRateSchedule.At(config.LrScheduler, step, totalSteps, cadence.WarmupSteps, config.LearningRate);
+            // As HF Trainer, the schedule advances only on steps the optimizer took (fp16 skips the ones that overflowed).
+            var learningRate = LearningRateSchedule.At(config.LrScheduler, step - (scaler?.SkippedSteps ?? 0), totalSteps, cadence.WarmupSteps, config.LearningRate);
             // Dropout draws from a generator seeded by (seed, step): a resumed run draws what an uninterrupted one would.
             manual_seed(unchecked(config.Seed * 1_000_003L + step));
             var batches = plan.MicroBatches(step).Select(indices => BatchPlan.Collate(indices.Select(i => data.Train[i]).ToList(), data.PadId, model.Device)).ToList();
-            var (loss, tokens) = AccumulateGradients(model, batches);
+            var (loss, tokens) = AccumulateGradients(model, batches, scaler?.Scale ?? 1f);
+            GradientsReady?.Invoke(step + 1, trainable);
             loss = InjectedFault.LossAtStep(step + 1, loss);
             windowTokens += tokens;
             totalTokens += tokens;
@@ -324,8 +357,20 @@ public sealed class Trainer
                     $"Loss became {loss} at step {step + 1}; training stopped. " + (last is null ? "No checkpoint was written yet." : $"The last good checkpoint is kept at {last}.") +
                     " Lower learning_rate or check the data.", config.Dataset);
             }
-            if (config.MaxGradNorm > 0) optimizer.ClipGradients(config.MaxGradNorm);
-            optimizer.Update(learningRate);
+            var overflow = scaler is not null && !optimizer.UnscaleGradients(scaler.InverseScale);
+            if (!overflow)
+            {
+                if (config.MaxGradNorm > 0) optimizer.ClipGradients(config.MaxGradNorm);
+                optimizer.Update(learningRate);
+            }
+            if (scaler is not null)
+            {
+                var scaleUsed = scaler.Scale;
+                scaler.Update(overflow);
+                if (overflow)
+                    Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture,
+                        $"step {step + 1}: fp16 gradients overflowed at loss scale {scaleUsed}; the step is skipped and the loss scale is now {scaler.Scale}"));
+            }
             optimizer.ZeroGrad();
             if (config.GradientCheckpointing) CheckpointedLayer.ReleaseFinishedNodes();
             lastLoss = loss;
@@ -348,34 +393,80 @@ public sealed class Trainer
                 window.Restart();
                 windowTokens = 0;
             }
-            // Evaluate before checkpointing, so a checkpoint at the same step records this eval point too.
-            if (cadence.EvalSteps > 0 && done % cadence.EvalSteps == 0 && done < totalSteps && data.EvalEncoded is not null)
+            // Evaluate before checkpointing, so a checkpoint at the same step records this eval point too. The last step is
+            // left to the final evaluation, except where load_best_model_at_end needs its loss (HF evaluates it when it is an eval step).
+            if (cadence.EvalSteps > 0 && done % cadence.EvalSteps == 0 && (done < totalSteps || best is not null) && data.EvalEncoded is not null)
             {
                 var quick = Evaluator.Evaluate(model, data.EvalEncoded, [], data.Tokenizer, data.StopIds, config.MicroBatchSize, config.EvalMaxNewTokens);
                 Result(WorkerPhases.Evaluation, string.Create(CultureInfo.InvariantCulture, $"eval at step {done}: loss {quick.EvalLoss:0.0000} token accuracy {quick.TokenAccuracy:0.000}"));
                 evalCurve.Add(new EvalPoint(done, quick.EvalLoss));
-                if (earlyStopping?.Observe(quick.EvalLoss) == true) stoppedEarlyAt = done;
+                if (earlyStopping?.Observe(quick.EvalLoss) == true && done < totalSteps) stoppedEarlyAt = done;
+                best?.Observe(done, quick.EvalLoss);
             }
+            // HF saves on every save step and at the last step; a save that lands on the best evaluation keeps its weights.
+            if (best is not null && (done % cadence.SaveSteps == 0 || done == totalSteps)) best.AtSave(done, trainable);
             if (cadence.SaveSteps > 0 && done % cadence.SaveSteps == 0 && done < totalSteps && stoppedEarlyAt is null)
             {
-                var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve, evalCurve);
+                var path = checkpoints.Save(done, fingerprint, trainable, optimizer, curve, evalCurve, scaler, best);
                 Result(WorkerPhases.Training, $"checkpoint: {path}");
             }
             if (stoppedEarlyAt is not null)
             {
                 Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture,
                     $"early stopping at step {done} of {totalSteps}: eval loss has not gone below {earlyStopping!.Best:0.0000} for {earlyStopping.Counter} evaluations in a row (early_stopping_patience {earlyStopping.Patience})"));
-                return new StepsOutcome(done, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve, done);
+                return Finish(done, done);
             }
         }
-        return new StepsOutcome(totalSteps, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve);
+        return Finish(totalSteps, null);
+
+        StepsOutcome Finish(long stepsTaken, long? stoppedAt)
+        {
+            var bestStep = PutBestBack(best, trainable, evalCurve, stepsTaken);
+            return new StepsOutcome(stepsTaken, curve, lastLoss, totalTokens, trainingTime.Elapsed.TotalSeconds, evalCurve, stoppedAt, bestStep, scaler);
+        }
+    }
+
+    /// <summary>
+    /// load_best_model_at_end, given or (as Axolotl does) implied by early_stopping_patience with a checkpoint cadence: on
+    /// when the save steps are a multiple of the eval steps (transformers' requirement; given explicitly and not met, LB0121).
+    /// </summary>
+    BestModel? BestModelTracking(StepCadence cadence, RunData data)
+    {
+        var savesOnEvaluations = cadence.EvalSteps > 0 && cadence.SaveSteps > 0 && cadence.SaveSteps % cadence.EvalSteps == 0;
+        if (config.LoadBestModelAtEnd && !savesOnEvaluations) throw TrainingConfig.BestModelCadence(cadence.SaveSteps, cadence.EvalSteps, "training configuration");
+        if (!(config.LoadBestModelAtEnd || config.BestModelImplied && savesOnEvaluations) || data.EvalEncoded is null) return null;
+        Result(WorkerPhases.Note, $"load_best_model_at_end{(config.LoadBestModelAtEnd ? "" : " (set by early_stopping_patience, as Axolotl does)")}: " +
+            $"the adapter written is the one saved at the best evaluation (lowest eval loss; evaluations every {cadence.EvalSteps} steps, saves every {cadence.SaveSteps})");
+        return new BestModel();
+    }
+
+    /// <summary>Puts the best evaluation's weights back when they are not the last step's; returns the step whose weights the model now holds (null: load_best_model_at_end is off or kept nothing).</summary>
+    long? PutBestBack(BestModel? best, IReadOnlyList<Parameter> trainable, IReadOnlyList<EvalPoint> evalCurve, long lastStep)
+    {
+        if (best is null) return null;
+        if (best.Step is not { } kept)
+        {
+            Result(WorkerPhases.Training, "load_best_model_at_end: no save fell on a best evaluation; the adapter written is the last step's (as transformers keeps it)");
+            return null;
+        }
+        var keptLoss = evalCurve.Last(p => p.Step == kept).Loss;
+        if (kept == lastStep)
+        {
+            Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture, $"load_best_model_at_end: the last step ({kept}) is the best evaluation (eval loss {keptLoss:0.0000}); its adapter is written"));
+            return kept;
+        }
+        best.Restore(trainable);
+        Result(WorkerPhases.Training, string.Create(CultureInfo.InvariantCulture,
+            $"load_best_model_at_end: the adapter written is step {kept}'s (eval loss {keptLoss:0.0000}, the best evaluation), not step {lastStep}'s"));
+        return kept;
     }
 
     /// <summary>
     /// Forward and backward over one step's micro-batches, each contributing its share of the step's mean token loss,
-    /// so the accumulated gradient is the mean's. Returns that mean and the step's tokens; disposes the batches.
+    /// so the accumulated gradient is the mean's. Returns that mean (unscaled) and the step's tokens; disposes the batches.
+    /// With fp16 each share is multiplied by <paramref name="lossScale"/> before backward (GradScaler.scale).
     /// </summary>
-    static (double Loss, long Tokens) AccumulateGradients(CausalLM model, IReadOnlyList<Batch> batches)
+    static (double Loss, long Tokens) AccumulateGradients(CausalLM model, IReadOnlyList<Batch> batches, float lossScale)
     {
         var predicted = Math.Max(1, batches.Sum(b => b.PredictedTokens));
         double loss = 0;
@@ -384,13 +475,20 @@ public sealed class Trainer
         {
             using var scope = NewDisposeScope();
             var share = model.TrainingLoss(batch.InputIds, batch.Labels, predicted);
-            share.backward();
+            (lossScale == 1f ? share : share.Times(lossScale)).backward();
             loss += share.item<float>();
             tokens += batch.Tokens;
             batch.Dispose();
         }
         return (loss, tokens);
     }
+
+    string? MixedPrecision(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float16 => config.LossScaling ? "fp16" : "float16",
+        ScalarType.BFloat16 => "bf16",
+        _ => null,
+    };
 
     /// <summary>The trained model on the eval set, and (for adapters) the base model on it, for the gates' comparisons.</summary>
     (EvalMetrics? Eval, EvalMetrics? BaseEval) FinalEvaluation(CausalLM model, RunData data)
@@ -448,6 +546,11 @@ public sealed class Trainer
             ["fingerprint"] = r.Fingerprint,
             ["steps"] = r.Steps,
             ["stopped_early_at_step"] = r.StoppedEarlyAtStep,
+            ["best_step"] = r.BestStep,
+            ["best_eval_loss"] = r.BestEvalLoss,
+            ["mixed_precision"] = r.MixedPrecision,
+            ["loss_scale"] = r.LossScale,
+            ["skipped_steps"] = r.SkippedSteps,
             ["final_train_loss"] = r.FinalLoss,
             ["trainable_parameters"] = r.TrainableParameters,
             ["total_parameters"] = r.TotalParameters,

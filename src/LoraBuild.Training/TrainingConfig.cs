@@ -66,6 +66,14 @@ public sealed class TrainingConfig
     public int LoggingSteps { get; set; } = 10;
     public string Device { get; set; } = "auto";
     public string Dtype { get; set; } = "auto";
+    /// <summary>
+    /// fp16 mixed precision's dynamic loss scaling (torch GradScaler) when the compute dtype is float16: on for dtype: float16
+    /// and Axolotl's fp16: true, off for Axolotl's float16: true alone (half-precision weights without AMP).
+    /// </summary>
+    public bool LossScaling { get; set; } = true;
+    // Axolotl's precision keys as written; resolved together (utils/config resolve_dtype) whatever their order.
+    string? axolotlBf16;
+    bool axolotlFp16, axolotlFloat16, axolotlBfloat16;
     public string ChatTemplate { get; set; } = "auto";
     public int EvalMaxNewTokens { get; set; } = 64;
     /// <summary>Share (below 1) or count of the training examples held out for evaluation when no eval_dataset is given.</summary>
@@ -84,6 +92,13 @@ public sealed class TrainingConfig
     public int SavesPerEpoch { get; set; }
     /// <summary>Axolotl early_stopping_patience (0 = off): stop after this many evaluations in a row without a lower eval loss.</summary>
     public int EarlyStoppingPatience { get; set; }
+    /// <summary>HF load_best_model_at_end, given explicitly (Axolotl also turns it on with early_stopping_patience; see <see cref="BestModelImplied"/>).</summary>
+    public bool LoadBestModelAtEnd { get; set; }
+    /// <summary>
+    /// Axolotl's implicit load_best_model_at_end (core/builders/causal.py): early_stopping_patience with a checkpoint cadence given
+    /// (save_steps or saves_per_epoch); the trainer applies it when the resolved save steps are a multiple of the evaluation steps.
+    /// </summary>
+    public bool BestModelImplied => EarlyStoppingPatience > 0 && (SaveStepsGiven || SavesPerEpoch > 0);
     /// <summary>Axolotl train_on_inputs: the prompt tokens are learned too.</summary>
     public bool TrainOnInputs { get; set; }
     /// <summary>Axolotl special_tokens (pad_token, eos_token, ...): each must already be a token of the model's vocabulary.</summary>
@@ -215,13 +230,34 @@ public sealed class TrainingConfig
             {
                 c.EarlyStoppingPatience = v.Int("early_stopping_patience", 0, MaxCount);
                 if (c.EarlyStoppingPatience > 0)
-                    c.AddNote(v, "early_stopping_patience: the adapter written is the one at the step training stopped; Axolotl also sets load_best_model_at_end " +
-                        "(when save_steps is a multiple of eval_steps), which reloads the checkpoint with the best eval loss: not done here.");
+                    c.AddNote(v, "early_stopping_patience: the adapter written is the one at the step training stopped, unless load_best_model_at_end applies: " +
+                        "Axolotl turns it on with early_stopping_patience when save_steps (or saves_per_epoch) is given and is a multiple of the evaluation steps, " +
+                        "and then the adapter written is the best evaluation's (the summary line says which).");
             }),
+        // Changes which weights are written, so it joins the fingerprint with the cadences that decide the best step; unset
+        // (null) it leaves every earlier fingerprint as it was.
+        new("load_best_model_at_end", "HF: write the adapter of the best evaluation (eval loss) rather than the last step's; needs save_steps a multiple of eval_steps",
+            c => c.LoadBestModelAtEnd || c.BestModelImplied
+                ? $"true (save_steps {c.SaveSteps}, saves_per_epoch {c.SavesPerEpoch}, eval_steps {c.EvalSteps}, evals_per_epoch {c.EvalsPerEpoch})" : null,
+            (c, v) => c.LoadBestModelAtEnd = v.Bool("load_best_model_at_end")),
+        new("metric_for_best_model", "HF: eval_loss (or loss), the only metric computed at each evaluation during training here", c => null, (c, v) =>
+        {
+            if (v.String("metric_for_best_model").ToLowerInvariant() is not ("eval_loss" or "loss"))
+                throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused,
+                    $"'metric_for_best_model: {v.Scalar}' is not supported: the evaluations during training here compute the eval loss only (metric_for_best_model: eval_loss).",
+                    v.Source, v.Line, column: v.Column);
+        }),
+        new("greater_is_better", "HF: false (the eval loss is better when lower); true is refused", c => null, (c, v) =>
+        {
+            if (v.Bool("greater_is_better"))
+                throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused,
+                    "'greater_is_better: true' is not supported: the metric here is the eval loss, which is better when lower (true would keep the worst adapter).",
+                    v.Source, v.Line, column: v.Column);
+        }),
         new("train_on_inputs", "Axolotl: learn the prompt tokens too", c => c.TrainOnInputs, (c, v) => c.TrainOnInputs = v.Bool("train_on_inputs")),
         new("special_tokens", "Axolotl: pad_token / eos_token / bos_token / unk_token, tokens of the model's vocabulary", c => string.Join(",", c.SpecialTokenOverrides.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")), (c, v) => c.SpecialTokenOverrides = SpecialTokens(v)),
         new("shuffle_merged_datasets", "Axolotl: true (the trainer shuffles with seed); false is refused", c => null, (c, v) => { if (!v.Bool("shuffle_merged_datasets")) throw new LoraBuildException(ErrorCodes.AxolotlKeyRefused, "'shuffle_merged_datasets: false' is not supported: batches here are always drawn in a seeded shuffled order.", v.Source, v.Line, column: v.Column); }),
-        new("bfloat16", "Axolotl: true = dtype: bfloat16", c => null, (c, v) => { if (v.Bool("bfloat16")) c.Dtype = "bfloat16"; }),
+        new("bfloat16", "Axolotl: true = dtype: bfloat16", c => null, (c, v) => { c.axolotlBfloat16 = v.Bool("bfloat16"); ResolvePrecision(c); }),
         new("warmup_steps", "linear warm-up steps", c => c.WarmupSteps, (c, v) => c.WarmupSteps = v.Int("warmup_steps", 0, MaxCount)),
         new("num_epochs", "epochs (when max_steps is 0)", c => c.NumEpochs, (c, v) => c.NumEpochs = v.Double("num_epochs", 0, MaxEpochs), "epochs"),
         new("max_steps", "optimizer steps (overrides num_epochs)", c => c.MaxSteps, (c, v) => c.MaxSteps = v.Int("max_steps", 0, MaxCount), "steps"),
@@ -242,7 +278,9 @@ public sealed class TrainingConfig
         new("eval_steps", "evaluate every N steps (0 = at the end)", c => c.EvalSteps, (c, v) => c.EvalSteps = v.Int("eval_steps", 0, MaxCount)),
         new("logging_steps", "progress line every N steps", c => c.LoggingSteps, (c, v) => c.LoggingSteps = v.Int("logging_steps", 1, MaxCount)),
         new("device", "auto | cpu | cuda", c => c.Device, (c, v) => c.Device = v.OneOf("device", "auto", "cpu", "cuda")),
-        new("dtype", "auto | float32 | bfloat16", c => c.Dtype, (c, v) => c.Dtype = v.OneOf("dtype", "auto", "float32", "bfloat16")),
+        new("dtype", "auto | float32 | bfloat16 | float16 (float16: with dynamic loss scaling, as fp16 mixed precision)",
+            c => c.Dtype == "float16" && !c.LossScaling ? "float16 (no loss scaling)" : c.Dtype,
+            (c, v) => { c.Dtype = v.OneOf("dtype", "auto", "float32", "bfloat16", "float16"); c.LossScaling = true; }),
         new("chat_template", "auto | chatml | llama3 (Axolotl's other names: the model's own template)", c => c.ChatTemplate, (c, v) => c.ChatTemplate = ChatTemplateName(c, v)),
         new("eval_max_new_tokens", "tokens generated for exact match", c => c.EvalMaxNewTokens, (c, v) => c.EvalMaxNewTokens = v.Int("eval_max_new_tokens", 1, MaxSequence)),
         new("val_set_size", "share (< 1) or count of training examples held out for eval", c => c.ValSetSize, (c, v) => c.ValSetSize = v.Double("val_set_size", 0, MaxCount)),
@@ -261,9 +299,46 @@ public sealed class TrainingConfig
                 "so the result is close to but not bit-identical with bitsandbytes'.");
         }),
                 new("lora_target_linear", "Axolotl: true = target_modules: all-linear", c => null, (c, v) => c.TargetLinear = v.Bool("lora_target_linear")),
-        new("bf16", "Axolotl: true = dtype: bfloat16, false = float32, auto", c => null, (c, v) => c.Dtype = v.OneOf("bf16", "true", "false", "auto") switch { "true" => "bfloat16", "false" => "float32", _ => "auto" }),
+        new("bf16", "Axolotl: true = dtype: bfloat16, false = float32, auto (bfloat16 on CUDA, float32 on CPU)", c => null, (c, v) => { c.axolotlBf16 = v.OneOf("bf16", "true", "false", "auto"); ResolvePrecision(c); }),
+        new("fp16", "Axolotl: true = fp16 mixed precision: float16 compute, float32 adapter weights, dynamic loss scaling (dtype: float16)", c => null, (c, v) =>
+        {
+            c.axolotlFp16 = v.Bool("fp16");
+            ResolvePrecision(c);
+            if (c.axolotlFp16 && c.Dtype == "float16")
+                c.AddNote(v, "fp16: float16 compute over a float16 base; the adapter's weights stay float32 (the optimizer's masters) and the loss is scaled " +
+                    "dynamically as torch's GradScaler does (from 65536; a step whose gradients overflow is skipped and the scale halved; doubled after 2000 clean steps).");
+        }),
+        new("float16", "Axolotl: true = float16 weights without AMP (no loss scaling; fp16: true adds it)", c => null, (c, v) =>
+        {
+            c.axolotlFloat16 = v.Bool("float16");
+            ResolvePrecision(c);
+            if (c.axolotlFloat16 && c.Dtype == "float16" && !c.LossScaling)
+                c.AddNote(v, "float16: the model is loaded and computed in float16 without AMP's loss scaling, as Axolotl's float16 (no AMP) trains: " +
+                    "gradients below float16's range are lost; fp16: true scales the loss.");
+        }),
         .. AxolotlKeys.Table.Select(AxolotlKeys.AsKey),
     ];
+
+    /// <summary>
+    /// Axolotl's resolve_dtype (utils/config): bf16: true or bfloat16: true gives bfloat16 whatever fp16 says; else fp16: true
+    /// is fp16 mixed precision (float16 with loss scaling) and float16: true float16 without it; else bf16: false is float32
+    /// and anything else bf16: auto (bfloat16 on CUDA, where torch reports bf16 support on every GPU; float32 on CPU, where
+    /// Axolotl would fall back to fp16: float16 on CPU is slower and less exact, so auto keeps float32 here).
+    /// </summary>
+    static void ResolvePrecision(TrainingConfig c)
+    {
+        if (c.axolotlBf16 == "true" || c.axolotlBfloat16) c.Dtype = "bfloat16";
+        else if (c.axolotlFp16 || c.axolotlFloat16)
+        {
+            c.Dtype = "float16";
+            c.LossScaling = c.axolotlFp16;
+        }
+        else c.Dtype = c.axolotlBf16 == "false" ? "float32" : "auto";
+        // A later key can override an earlier one's note (bf16: true over fp16, fp16 over float16): only the run's own stays.
+        var stale = c.Dtype != "float16" ? ["fp16", "float16"] : c.LossScaling ? new[] { "float16" } : ["fp16"];
+        foreach (var key in stale)
+            if (c.notedKeys.Remove(key)) c.Notes.RemoveAll(n => n.Contains($": note: {key}: ", StringComparison.Ordinal));
+    }
 
     /// <summary>
     /// Axolotl's 4-bit (adapter: qlora, load_in_4bit) and 8-bit (load_in_8bit) bases exclude each other, as there, within
@@ -392,6 +467,16 @@ public sealed class TrainingConfig
             case "modules_to_save":
                 ModulesToSave = [];
                 return;
+            case "load_best_model_at_end":
+                LoadBestModelAtEnd = false;
+                return;
+            case "bf16" or "fp16" or "float16" or "bfloat16":
+                if (key.Name == "bf16") axolotlBf16 = null;
+                axolotlFp16 &= key.Name != "fp16";
+                axolotlFloat16 &= key.Name != "float16";
+                axolotlBfloat16 &= key.Name != "bfloat16";
+                ResolvePrecision(this);
+                return;
         }
         if (key.Get(new TrainingConfig()) is { } fallback && Convert.ToString(fallback, CultureInfo.InvariantCulture) is { Length: > 0 } text)
             key.Set(this, at with { Scalar = text });
@@ -457,9 +542,24 @@ public sealed class TrainingConfig
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
                 "early_stopping_patience needs evaluation during training: an eval set (eval_dataset, test_datasets or val_set_size) and eval_steps or evals_per_epoch " +
                 "(as transformers' EarlyStoppingCallback requires an evaluation strategy).", source);
+        if (LoadBestModelAtEnd)
+        {
+            if (EvalSpecs.Count == 0 && ValSetSize <= 0 || EvalSteps == 0 && EvalsPerEpoch == 0)
+                throw new LoraBuildException(ErrorCodes.ConfigValueInvalid,
+                    "load_best_model_at_end needs evaluation during training: an eval set (eval_dataset, test_datasets or val_set_size) and eval_steps or evals_per_epoch " +
+                    "(as transformers requires an evaluation strategy for it).", source);
+            if (SaveSteps == 0 && SavesPerEpoch == 0 || SavesPerEpoch == 0 && EvalsPerEpoch == 0 && SaveSteps % EvalSteps != 0)
+                throw BestModelCadence(SaveSteps, EvalSteps, source);
+        }
         if (ValSetSize > 0 && EvalDataset is not null)
             throw new LoraBuildException(ErrorCodes.ConfigValueInvalid, "Give eval_dataset or val_set_size, not both.", source);
     }
+
+    /// <summary>transformers' TrainingArguments check: the best model is chosen among saved steps, so saves must fall on evaluations.</summary>
+    public static LoraBuildException BestModelCadence(long saveSteps, long evalSteps, string source) =>
+        new(ErrorCodes.ConfigValueInvalid,
+            $"load_best_model_at_end needs checkpoints on evaluation steps: save steps ({saveSteps}) must be a positive multiple of the evaluation steps ({evalSteps}), " +
+            "as transformers requires (save_steps / saves_per_epoch and eval_steps / evals_per_epoch).", source);
 
     public LoraConfig ToLoraConfig() => new()
     {

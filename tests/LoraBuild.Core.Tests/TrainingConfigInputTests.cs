@@ -132,13 +132,47 @@ public class TrainingConfigInputTests : IDisposable
             Assert.Matches(@"adapter\.yaml\(1,1\): note: load_in_8bit: .*one absmax per output row.*weight-only int8.*not LLM\.int8\(\)'s int8 matmul with outlier decomposition", Assert.Single(config.Notes));
     }
 
+    /// <summary>
+    /// Axolotl's resolve_dtype (utils/config) whatever the keys' order: bf16: true or bfloat16: true wins; then fp16: true
+    /// (float16 with loss scaling), float16: true (float16 without AMP); bf16: false is float32, anything else bf16: auto.
+    /// </summary>
+    [Theory]
+    [InlineData("fp16: true\n", "float16", true)]
+    [InlineData("float16: true\n", "float16", false)]
+    [InlineData("fp16: true\nfloat16: true\n", "float16", true)]
+    [InlineData("float16: true\nfp16: true\n", "float16", true)]
+    [InlineData("bf16: true\nfp16: true\n", "bfloat16", true)]
+    [InlineData("fp16: true\nbf16: true\n", "bfloat16", true)]
+    [InlineData("fp16: true\nbfloat16: true\n", "bfloat16", true)]
+    [InlineData("bf16: auto\nfp16: true\n", "float16", true)]
+    [InlineData("fp16: true\nbf16: auto\n", "float16", true)]
+    [InlineData("bf16: false\nfp16: true\n", "float16", true)]
+    [InlineData("fp16: false\n", "auto", true)]
+    [InlineData("bf16: false\nfp16: false\n", "float32", true)]
+    [InlineData("fp16:\n", "auto", true)]
+    [InlineData("bfloat16: true\nbf16: true\nfp16:\n", "bfloat16", true)]
+    [InlineData("dtype: float16\n", "float16", true)]
+    public void Axolotl_precision_keys_resolve_as_axolotl_does(string yaml, string dtype, bool lossScaling)
+    {
+        var config = TrainingConfigLoader.Load(Yaml(yaml));
+        Assert.Equal((dtype, lossScaling), (config.Dtype, config.LossScaling));
+        // Half precision without loss scaling is its own entry in the fingerprint.
+        Assert.Contains(("dtype", dtype == "float16" && !lossScaling ? "float16 (no loss scaling)" : dtype), config.DecidingSettings());
+        // One note when the run is float16 (which kind), none when bf16 won.
+        var expected = dtype != "float16" ? null : lossScaling ? "fp16: float16 compute over a float16 base" : "float16: the model is loaded and computed in float16 without AMP's loss scaling";
+        if (yaml.StartsWith("dtype")) expected = null;
+        if (expected is null) Assert.Empty(config.Notes);
+        else Assert.Contains(expected, Assert.Single(config.Notes));
+    }
+
     [Theory]
     [InlineData("datasets:\n  - path: a.jsonl\n    type: pygmalion\n", "type 'pygmalion' is not implemented here")]
     [InlineData("datasets:\n  - path: a.jsonl\n    shards: 4\n", "dataset field 'shards' is not supported here")]
     [InlineData("load_in_8bit: true\nadapter: qlora\n", "'adapter: qlora' asks for a 4-bit base but 'load_in_8bit' (line 1) asked for an 8-bit one")]
     [InlineData("load_in_4bit: true\nload_in_8bit: true\n", "'load_in_8bit' asks for an 8-bit base but 'load_in_4bit' (line 1) asked for a 4-bit one")]
     [InlineData("lora_model_dir: ./previous\n", "training an adapter on top of an existing one")]
-    [InlineData("fp16: true\n", "fp16 mixed precision")]
+    [InlineData("metric_for_best_model: eval_accuracy\n", "'metric_for_best_model: eval_accuracy' is not supported: the evaluations during training here compute the eval loss only")]
+    [InlineData("greater_is_better: true\n", "the eval loss, which is better when lower")]
     [InlineData("datasets:\n  - path: a.jsonl\n    type: chat_template\n    roles_to_train: [user, assistant]\n", "roles_to_train other than assistant")]
     [InlineData("datasets:\n  - path: a.jsonl\n    type: chat_template\n    train_on_eos: all\n", "train_on_eos: all is not supported")]
     public void Axolotl_settings_we_cannot_honour_are_errors_not_silently_ignored(string yaml, string message) =>

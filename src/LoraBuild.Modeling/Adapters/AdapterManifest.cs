@@ -27,6 +27,13 @@ public sealed record AdapterManifest(
     [JsonPropertyName("base_model_commit"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? BaseModelCommit { get; init; }
 
+    /// <summary>
+    /// The precision training computed in, when not float32: "fp16" (a float16 base with dynamic loss scaling, HF's fp16
+    /// mixed precision), "float16" (float16 without loss scaling) or "bf16". The adapter's weights are float32 either way.
+    /// </summary>
+    [JsonPropertyName("mixed_precision"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? MixedPrecision { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }) + "\n";
 
     /// <summary>The manifest, or null when the folder has none; a manifest that is there but broken is an error (LB0133).</summary>

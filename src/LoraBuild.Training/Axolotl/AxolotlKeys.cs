@@ -77,7 +77,6 @@ public static class AxolotlKeys
         Notes("data loading here does not depend on column pruning", "skip_prepare_dataset");
         Notes("the quantization settings of bitsandbytes' NF4 are the ones QLoRA uses here (blocksize 64, double quantization)", "bnb_config_kwargs");
 
-        Refuse("fp16 mixed precision (with loss scaling) is not implemented; use bf16: true or bf16: auto", "fp16", "float16");
         Refuse("training an adapter on top of an existing one (lora_model_dir) is not supported; start from the base model", "lora_model_dir");
         Refuse("resuming from a named checkpoint folder is not supported; lorabuild train --resume continues from the run's own newest matching checkpoint",
             "resume_from_checkpoint");
