@@ -39,6 +39,45 @@ public class EngineBatchingTests
         return sources;
     }
 
+    /// <summary>An adapter that also trains lm_head whole (PEFT's modules_to_save): the fixture LoRA plus a changed head.</summary>
+    static string AdapterWithWholeHead(string family)
+    {
+        var dir = Path.Combine(TestPaths.TempDirectory(), "whole-head");
+        Directory.CreateDirectory(dir);
+        var lora = TestPaths.Hf(family, "adapter-lora");
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(lora, "adapter_config.json")))!;
+        config["modules_to_save"] = new JsonArray("lm_head");
+        File.WriteAllText(Path.Combine(dir, "adapter_config.json"), config.ToJsonString());
+        var file = LoraBuild.SafeTensors.SafeTensorsFile.Open(Path.Combine(lora, "adapter_model.safetensors"));
+        var tensors = file.Tensors.Keys.ToDictionary(k => k, k => file.Read(k));
+        using var checkpoint = LoraBuild.SafeTensors.CheckpointReader.Open(TestPaths.Hf(family));
+        var head = checkpoint.Read("lm_head.weight", TorchSharp.torch.ScalarType.Float32);
+        TorchSharp.torch.manual_seed(3);
+        tensors["base_model.model.lm_head.weight"] = head + TorchSharp.torch.randn_like(head) * head.std();
+        LoraBuild.SafeTensors.SafeTensorsWriter.Write(Path.Combine(dir, "adapter_model.safetensors"), tensors);
+        return dir;
+    }
+
+    [Fact]
+    public async Task An_adapter_that_replaces_the_head_is_refused_by_the_batching_engine_and_served_one_request_at_a_time()
+    {
+        using var host = AdapterHost.Load(TestPaths.Hf("qwen3"), [new("whole", AdapterWithWholeHead("qwen3")), new("lora", TestPaths.Hf("qwen3", "adapter-lora"))],
+            Fixture, new EngineOptions(MaxBatchSize: 4, PrefillChunkTokens: 16));
+        var prompt = new List<int> { 5, 17, 99, 230, 41, 8 };
+        var e = Assert.Throws<LoraBuild.Diagnostics.LoraBuildException>(() => host.Engine.Submit("whole", prompt, new SamplingSettings(MaxTokens: 4)));
+        Assert.Equal("LB0054", e.Code);
+        Assert.Contains("lm_head", e.Message);
+
+        // One request at a time the head copy is applied: the output differs from the same LoRA without it.
+        var options = new GenerationOptions(MaxNewTokens: 8);
+        var whole = host.GenerateIds("whole", prompt, options);
+        var loraOnly = host.GenerateIds("lora", prompt, options);
+        Assert.NotEqual(loraOnly, whole);
+        // After it, the batching engine serves the other adapter with the base head, not the copy left behind.
+        host.GenerateIds("whole", prompt, options);
+        Assert.Equal(loraOnly, await Collect(host.Engine.Submit("lora", prompt, new SamplingSettings(MaxTokens: 8))));
+    }
+
     static readonly HostOptions Fixture = new(Device: "cpu", AcceptAdapterWithoutProvenance: true);
 
     [Theory]
