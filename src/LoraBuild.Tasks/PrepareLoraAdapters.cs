@@ -22,6 +22,8 @@ public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
     [Required] public string WorkerPath { get; set; } = "";
     public string Device { get; set; } = "auto";
     public string TorchBackend { get; set; } = "cpu";
+    /// <summary>lora.lock.json: what it pins of the Hub datasets an adapter's Config names joins the fingerprint.</summary>
+    public string LockFile { get; set; } = "";
 
     [Output] public ITaskItem[] PreparedAdapters { get; set; } = [];
     [Output] public ITaskItem[] AdaptersToTrain { get; set; } = [];
@@ -83,6 +85,18 @@ public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
         {
             var path = adapter.GetMetadata(metadata);
             if (!string.IsNullOrEmpty(path)) lines.Add($"{metadata}={FileHashes.Sha256(path)}");
+        }
+        if (adapter.GetMetadata("Config") is { Length: > 0 } config && File.Exists(config) && LockFile.Length > 0 && File.Exists(LockFile))
+        {
+            try
+            {
+                lines.AddRange(Hub.LoraLockFile.TryRead(LockFile)?.DatasetLinesFor(File.ReadAllText(config)) ?? []);
+            }
+            catch (Hub.HubException)
+            {
+                // An unreadable lock is the worker's error to report (LB0422, with the fix); the adapter is not up to date.
+                lines.Add("dataset_lock=unreadable " + Guid.NewGuid());
+            }
         }
         lines.AddRange(AdapterSettings.WorkerSettings(adapter).Where(s => s.Key is not ("base_model" or "dataset" or "eval_dataset")).Select(s => $"{s.Key}={s.Value}"));
         lines.Add("merge=" + adapter.GetMetadata("Merge"));

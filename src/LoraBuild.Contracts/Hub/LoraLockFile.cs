@@ -23,6 +23,16 @@ public sealed class LoraLockFile
 
     public sealed record LockedFile(string Sha256, long Size);
 
+    /// <summary>
+    /// What the lock pins of the Hub datasets a config names (an id written in its text), as lines for a fingerprint:
+    /// each dataset's revision, commit and files. A lock moved (by another build or a teammate's commit) then changes the
+    /// fingerprint of the adapters reading it, and only theirs.
+    /// </summary>
+    public IEnumerable<string> DatasetLinesFor(string configText) =>
+        Datasets.Where(d => configText.Contains(d.Key, StringComparison.Ordinal))
+            .SelectMany(d => d.Value.Files.Select(f => $"dataset_lock/{d.Key}/{f.Key}={f.Value.Sha256}")
+                .Prepend($"dataset_lock/{d.Key}={d.Value.Revision}@{d.Value.Commit}"));
+
     /// <summary>The lock at <paramref name="path"/>, or null when there is none; a lock that is there but unreadable is LB0422.</summary>
     public static LoraLockFile? TryRead(string path)
     {
