@@ -69,6 +69,21 @@ public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
         return File.Exists(stamp) && File.ReadAllText(stamp).Trim() == fingerprint && File.Exists(Path.Combine(workDirectory, RunLayout.RunFolder, RunLayout.RunFile));
     }
 
+    // The lock, read once for all the adapters of the build.
+    (Hub.LoraLockFile? Lock, bool Unreadable)? lockFile;
+
+    (Hub.LoraLockFile? Lock, bool Unreadable) ReadLock()
+    {
+        try
+        {
+            return (Hub.LoraLockFile.TryRead(LockFile), false);
+        }
+        catch (Hub.HubException)
+        {
+            return (null, true);
+        }
+    }
+
     string Fingerprint(ITaskItem adapter)
     {
         var lines = new List<string> { "worker=" + FileHashes.Sha256(WorkerPath), "device=" + Device, "backend=" + TorchBackend };
@@ -88,15 +103,10 @@ public sealed class PrepareLoraAdapters : Microsoft.Build.Utilities.Task
         }
         if (adapter.GetMetadata("Config") is { Length: > 0 } config && File.Exists(config) && LockFile.Length > 0 && File.Exists(LockFile))
         {
-            try
-            {
-                lines.AddRange(Hub.LoraLockFile.TryRead(LockFile)?.DatasetLinesFor(File.ReadAllText(config)) ?? []);
-            }
-            catch (Hub.HubException)
-            {
-                // An unreadable lock is the worker's error to report (LB0422, with the fix); the adapter is not up to date.
-                lines.Add("dataset_lock=unreadable " + Guid.NewGuid());
-            }
+            lockFile ??= ReadLock();
+            // An unreadable lock is the worker's error to report (LB0422, with the fix); the adapter is not up to date.
+            if (lockFile.Value.Unreadable) lines.Add("dataset_lock=unreadable " + Guid.NewGuid());
+            else lines.AddRange(lockFile.Value.Lock?.DatasetLinesFor(File.ReadAllText(config)) ?? []);
         }
         lines.AddRange(AdapterSettings.WorkerSettings(adapter).Where(s => s.Key is not ("base_model" or "dataset" or "eval_dataset")).Select(s => $"{s.Key}={s.Value}"));
         lines.Add("merge=" + adapter.GetMetadata("Merge"));

@@ -227,7 +227,7 @@ public sealed class Trainer
             IReadOnlyList<TokenizedExample>? evalEncoded = null;
             if (config.EvalDataset is { } || train.HeldOut is not null)
             {
-                evalRaw = train.HeldOut ?? ReadDatasets(config.EvalSpecs);
+                evalRaw = train.HeldOut ?? DatasetLoader.StreamRun(config.EvalSpecs, DatasetSource).ToList();
                 (evalEncoded, var evalReport) = encoder.EncodeAll(evalRaw);
                 Report("eval", evalReport);
             }
@@ -240,15 +240,6 @@ public sealed class Trainer
             throw;
         }
     }
-
-    /// <summary>
-    /// The evaluation set in memory: LoraBuild's own one-file JSONL keeps its line-by-line reader (and its messages);
-    /// every other dataset list goes through the dataset types and file readers (Data/DatasetLoader).
-    /// </summary>
-    IReadOnlyList<RawExample> ReadDatasets(IReadOnlyList<DatasetSpec> specs) =>
-        specs is [{ Type: null, IsHub: false } only] && File.Exists(only.Path) && only.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
-            ? JsonlDataset.Read(only.Path)
-            : DatasetLoader.Load(specs, DatasetSource);
 
     /// <summary>Where dataset entries' files come from: local paths only, unless the worker gives the Hub dataset source.</summary>
     public IDatasetSource DatasetSource { get; init; } = new LocalDatasetSource();

@@ -99,11 +99,7 @@ public class Fp16TrainingTests : IDisposable
         CancellationToken cancellation = default) =>
         new Trainer(TrainingConfigLoader.Load(path), e => log?.Add(e.Message)) { GradientsReady = gradients }.Run(resume, cancellation);
 
-    static Dictionary<string, float[]> Adapter(TrainingResult result)
-    {
-        using var file = SafeTensorsFile.Open(Path.Combine(result.OutputDirectory, Trainer.AdapterFolder, "adapter_model.safetensors"));
-        return file.Tensors.Keys.ToDictionary(k => k, k => { using var t = file.Read(k); return t.to_type(ScalarType.Float32).data<float>().ToArray(); });
-    }
+    static Dictionary<string, float[]> Adapter(TrainingResult result) => TrainedAdapterFiles.Values(result);
 
     static JsonElement Metrics(TrainingResult result) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(result.OutputDirectory, Trainer.MetricsFile))).RootElement;

@@ -48,11 +48,7 @@ public class LoadBestModelTests : IDisposable
     static TrainingResult Train(string path, List<string>? log = null, bool resume = false) =>
         new Trainer(TrainingConfigLoader.Load(path), e => log?.Add(e.Message)).Run(resume);
 
-    static Dictionary<string, float[]> Adapter(TrainingResult result)
-    {
-        using var file = SafeTensorsFile.Open(Path.Combine(result.OutputDirectory, Trainer.AdapterFolder, "adapter_model.safetensors"));
-        return file.Tensors.Keys.ToDictionary(k => k, k => { using var t = file.Read(k); return t.data<float>().ToArray(); });
-    }
+    static Dictionary<string, float[]> Adapter(TrainingResult result) => TrainedAdapterFiles.Values(result);
 
     static void AssertSameAdapter(TrainingResult expected, TrainingResult actual)
     {

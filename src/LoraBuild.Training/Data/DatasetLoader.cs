@@ -15,6 +15,17 @@ public static class DatasetLoader
     public static IReadOnlyList<RawExample> Load(IReadOnlyList<DatasetSpec> specs, IDatasetSource source) => Stream(specs, source).ToList();
 
     /// <summary>
+    /// LoraBuild's own one-file JSONL (no type, not a Hub id) keeps its line reader (and its messages); every other
+    /// dataset list goes through the dataset types and file readers. Returns that file, or null.
+    /// </summary>
+    public static string? OwnJsonl(IReadOnlyList<DatasetSpec> specs) =>
+        specs is [{ Type: null, IsHub: false } only] && File.Exists(only.Path) && only.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? only.Path : null;
+
+    /// <summary>A run's datasets as examples, lazily, through the reader <see cref="OwnJsonl"/> chooses.</summary>
+    public static IEnumerable<RawExample> StreamRun(IReadOnlyList<DatasetSpec> specs, IDatasetSource source) =>
+        OwnJsonl(specs) is { } jsonl ? JsonlDataset.Stream(jsonl) : Stream(specs, source);
+
+    /// <summary>
     /// The examples of every entry, lazily, row by row (a dataset larger than memory passes through). Every problem is
     /// collected: after the first one nothing more is yielded, the remaining rows are only checked, and the enumeration
     /// ends by throwing them all at once, so a consumer writing what it is given (the tokenised store) never keeps a

@@ -48,15 +48,14 @@ public sealed class ExampleEncoder
     public (IReadOnlyList<TokenizedExample> Examples, EncodingReport Report) EncodeAll(IEnumerable<RawExample> raw)
     {
         var result = new List<TokenizedExample>();
-        int truncated = 0, longest = 0;
+        var tally = new EncodingTally();
         foreach (var piece in raw.SelectMany(Pieces))
         {
             var (encoded, originalLength) = Truncated(piece);
-            longest = Math.Max(longest, originalLength);
-            if (originalLength > encoded.Length) truncated++;
+            tally.Add(originalLength, encoded.Length, encoded.TrainableTokens);
             result.Add(encoded);
         }
-        return (result, new EncodingReport(result.Count, truncated, longest, result.Sum(e => (long)e.Length), result.Sum(e => (long)e.TrainableTokens)));
+        return (result, tally.Report);
     }
 
     /// <summary>

@@ -107,18 +107,13 @@ public sealed class TokenizedStore : IReadOnlyList<TokenizedExample>, IDisposabl
     /// <summary>The report of some of the examples (a held-out split leaves the rest), from the record headers alone.</summary>
     public EncodingReport ReportOf(IEnumerable<int> indices)
     {
-        int examples = 0, truncated = 0, longest = 0;
-        long tokens = 0, trainable = 0;
+        var tally = new EncodingTally();
         foreach (var i in indices)
         {
             var (original, length, learned) = StatsOf(i);
-            examples++;
-            if (original > length) truncated++;
-            longest = Math.Max(longest, original);
-            tokens += length;
-            trainable += learned;
+            tally.Add(original, length, learned);
         }
-        return new EncodingReport(examples, truncated, longest, tokens, trainable);
+        return tally.Report;
     }
 
     public IEnumerator<TokenizedExample> GetEnumerator()

@@ -15,8 +15,8 @@ public sealed class TokenizedStoreWriter : IDisposable
     // Offsets go to a side file as they come, so a store of any size needs no offset list in memory.
     readonly string offsetsTemp;
     readonly BinaryWriter offsets;
-    int count, truncated, longest;
-    long tokens, trainable;
+    readonly EncodingTally tally = new();
+    int count;
     bool committed;
 
     public TokenizedStoreWriter(string destination)
@@ -48,13 +48,10 @@ public sealed class TokenizedStoreWriter : IDisposable
         foreach (var id in example.InputIds) writer.Write(id);
         foreach (var label in example.Labels) writer.Write(label);
         count++;
-        if (originalLength > example.Length) truncated++;
-        longest = Math.Max(longest, originalLength);
-        tokens += example.Length;
-        trainable += learned;
+        tally.Add(originalLength, example.Length, learned);
     }
 
-    public EncodingReport Report => new(count, truncated, longest, tokens, trainable);
+    public EncodingReport Report => tally.Report;
 
     /// <summary>Writes the offset table and footer and renames the file into place; <paramref name="rowCount"/> rows were read.</summary>
     public void Commit(int rowCount)
@@ -63,13 +60,14 @@ public sealed class TokenizedStoreWriter : IDisposable
         offsets.Flush();
         offsets.BaseStream.Position = 0;
         offsets.BaseStream.CopyTo(writer.BaseStream);
+        var report = tally.Report;
         writer.Write(count);
         writer.Write(rowCount);
-        writer.Write(count);
-        writer.Write(truncated);
-        writer.Write(longest);
-        writer.Write(tokens);
-        writer.Write(trainable);
+        writer.Write(report.Examples);
+        writer.Write(report.Truncated);
+        writer.Write(report.LongestTokens);
+        writer.Write(report.Tokens);
+        writer.Write(report.TrainableTokens);
         writer.Write(table);
         writer.Write(TokenizedStore.Magic);
         writer.Flush();

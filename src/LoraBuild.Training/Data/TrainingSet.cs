@@ -78,14 +78,13 @@ public sealed class TrainingSet : IDisposable
     }
 
     /// <summary>
-    /// How the training rows are read: LoraBuild's own one-file JSONL keeps its line reader (and its messages); every
-    /// other dataset list goes through the dataset types and file readers. Returns a fresh lazy pass each call, what
-    /// decides its rows (for the cache key) and the files it reads.
+    /// How the training rows are read (<see cref="DatasetLoader.OwnJsonl"/>): a fresh lazy pass each call, what decides
+    /// its rows (for the cache key) and the files it reads.
     /// </summary>
     static (Func<IEnumerable<RawExample>> Examples, List<string> Data, List<string> Files) Stream(IReadOnlyList<DatasetSpec> specs, IDatasetSource source)
     {
-        if (specs is [{ Type: null, IsHub: false } only] && File.Exists(only.Path) && only.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
-            return (() => JsonlDataset.Stream(only.Path), ["lorabuild-jsonl"], [only.Path]);
+        if (DatasetLoader.OwnJsonl(specs) is { } jsonl)
+            return (() => JsonlDataset.Stream(jsonl), ["lorabuild-jsonl"], [jsonl]);
         var files = new List<string>();
         try
         {
